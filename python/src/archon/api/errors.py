@@ -1,0 +1,72 @@
+"""One place that turns every failure into `{"error": ..., "detail": ...}` with the right status."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from archon.errors import ArchonError
+
+log = logging.getLogger(__name__)
+
+
+def error_body(error: str, detail: Any = None) -> dict[str, Any]:
+    return {"error": error, "detail": detail}
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    return ".".join(parts) or "request"
+
+
+def validation_detail(exc: RequestValidationError) -> list[dict[str, str]]:
+    """A list of {field, message}; the raw input is left out because it may hold a secret."""
+    return [{"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg", "invalid"))} for e in exc.errors()]
+
+
+async def _archon_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ArchonError)
+    if exc.status >= 500:
+        log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
+    return JSONResponse(error_body(exc.message, exc.detail), status_code=exc.status)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    detail = validation_detail(exc)
+    message = "; ".join(f"{d['field']}: {d['message']}" for d in detail)
+    return JSONResponse(error_body(f"invalid request: {message}", detail), status_code=422)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return JSONResponse(error_body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable during %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return JSONResponse(error_body("database unavailable", "retry shortly"), status_code=503,
+                        headers={"Retry-After": "5"})
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error in %s %s", request.method, request.url.path)
+    return JSONResponse(error_body("internal error", "an unexpected error occurred; see the server log"),
+                        status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ArchonError, _archon_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(PoolTimeout, _database_error)
+    app.add_exception_handler(psycopg.OperationalError, _database_error)
+    app.add_exception_handler(psycopg.InterfaceError, _database_error)
+    app.add_exception_handler(Exception, _unexpected)

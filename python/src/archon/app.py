@@ -1,0 +1,88 @@
+"""`create_app(settings)`: the composition root. Nothing imports this module but the CLI and tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from archon import __version__
+from archon.api.auth import BearerAuthMiddleware, api_paths
+from archon.api.errors import install_error_handlers
+from archon.config import Settings
+from archon.errors import ConfigurationError
+from archon.knowledge.router import router as knowledge_router
+from archon.mcp_server.router import router as mcp_router
+from archon.mcp_server.server import build_mcp_http_app, build_mcp_server
+from archon.observability.metrics import MetricsMiddleware
+from archon.observability.router import router as observability_router
+from archon.projects.router import router as projects_router
+from archon.runtime import Runtime, RuntimeHolder
+from archon.settings.router import router as settings_router
+
+DESCRIPTION = "MCP-enabled RAG system with document management: crawl, upload, search, projects and tasks."
+
+
+def check_bind(settings: Settings) -> None:
+    """Refuse to listen beyond loopback without an API key, unless the operator overrides it explicitly."""
+    if settings.is_loopback_bind or settings.api_key is not None or settings.allow_insecure_bind:
+        return
+    raise ConfigurationError(
+        f"ARCHON_HOST={settings.host} would expose Archon without authentication: set ARCHON_API_KEY "
+        "(recommended) or ARCHON_ALLOW_INSECURE_BIND=true"
+    )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the REST app; its lifespan owns the runtime (pool, embedded server, worker)."""
+    check_bind(settings)
+    holder = RuntimeHolder()
+    mcp = build_mcp_server(holder)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await Runtime.start(settings)
+        holder.runtime = runtime
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            holder.runtime = None
+
+    app = FastAPI(
+        title="Archon Knowledge Engine API",
+        description=DESCRIPTION,
+        version=__version__,
+        docs_url="/docs",
+        redoc_url="/redoc",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.holder = holder
+    app.state.mcp = mcp
+    app.state.mcp_http_app = build_mcp_http_app(mcp, settings, holder)
+    install_error_handlers(app)
+
+    app.include_router(observability_router)
+    app.include_router(knowledge_router, prefix="/api")
+    app.include_router(mcp_router, prefix="/api")
+    app.include_router(settings_router, prefix="/api")
+    app.include_router(projects_router, prefix="/api")
+
+    # Middleware runs outermost-last: metrics see every request, auth runs before routing, CORS wraps all
+    # so even a 401 carries the CORS headers a browser needs to read it.
+    app.add_middleware(MetricsMiddleware)
+    if settings.api_key is not None:
+        app.add_middleware(BearerAuthMiddleware, api_key=settings.api_key.get_secret_value(), protects=api_paths)
+    if settings.enable_cors:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Mcp-Session-Id"],
+        )
+    return app

@@ -1,0 +1,190 @@
+"""The `archon` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from archon import __version__
+from archon.config import Settings, env_name
+from archon.errors import ArchonError
+
+app = typer.Typer(
+    help="Archon: a knowledge engine and command centre for AI coding assistants.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+log = logging.getLogger("archon")
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"archon: {message}", err=True)
+    return typer.Exit(code)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from env/.env; an invalid value exits with one line naming the variable."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = first.get("loc", ())
+        field = str(loc[0]) if loc else ""
+        name = env_name(field) if field in Settings.model_fields else (field or "configuration")
+        raise _fail(f"invalid configuration: {name}: {first.get('msg')}") from None
+    return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+
+
+def _setup(settings: Settings, *, stream: object = None) -> None:
+    from archon.observability.logging import configure_logging
+
+    os.environ.setdefault("CRAWL4_AI_BASE_DIRECTORY", str(settings.data_dir.resolve()))
+    os.environ.setdefault("CRAWL4AI_NO_CLOUD_NOTICE", "1")
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    secrets = [s.get_secret_value() for s in (settings.api_key, settings.openai_api_key, settings.database_url,
+                                              settings.supabase_service_key, settings.encryption_key) if s]
+    configure_logging(settings.log_level, settings.log_dir, stream=stream, secrets=secrets)  # type: ignore[arg-type]
+
+
+def _start_debugger(settings: Settings) -> None:
+    import debugpy
+
+    debugpy.listen((settings.host, 5678))
+    log.warning("DEBUG=true: debugpy listening on %s:5678", settings.host)
+
+
+@app.command()
+def serve(
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="Run the API only; jobs run in `archon worker`.")] = False,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default ARCHON_HOST, 127.0.0.1).")] = None,
+) -> None:
+    """Start the REST API (8080), MCP server (8051), dashboard (3737) and the job worker."""
+    from archon.app import check_bind
+    from archon.runtime import resolve_database
+    from archon.serve import serve as run
+
+    settings = load_settings(host=host, run_worker=False if no_worker else None)
+    _setup(settings)
+    try:
+        check_bind(settings)
+        resolve_database(settings)
+    except ArchonError as exc:
+        raise _fail(exc.message) from None
+    if settings.debug:
+        _start_debugger(settings)
+    raise typer.Exit(asyncio.run(run(settings)))
+
+
+@app.command()
+def worker() -> None:
+    """Run background jobs only (no API), against the same database as `archon serve`."""
+    import signal
+
+    from archon.runtime import Runtime
+
+    settings = load_settings()
+    _setup(settings)
+
+    async def main() -> None:
+        runtime = await Runtime.start(settings, run_worker=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("worker running; Ctrl-C to stop")
+        await stop.wait()
+        await runtime.stop()
+
+    try:
+        asyncio.run(main())
+    except ArchonError as exc:
+        raise _fail(exc.message, 1) from None
+
+
+@app.command()
+def mcp() -> None:
+    """Serve MCP over stdio (what Claude Desktop and Cursor launch). Logs go to stderr."""
+    from archon.mcp_server.server import build_mcp_server
+    from archon.runtime import Runtime, RuntimeHolder
+
+    settings = load_settings(run_worker=False)
+    _setup(settings, stream=sys.stderr)
+
+    async def main() -> None:
+        holder = RuntimeHolder()
+        server = build_mcp_server(holder)
+        holder.runtime = await Runtime.start(settings, run_worker=False)
+        try:
+            await server.run_stdio_async()
+        finally:
+            await holder.runtime.stop()
+
+    try:
+        asyncio.run(main())
+    except ArchonError as exc:
+        raise _fail(exc.message, 1) from None
+
+
+@app.command()
+def migrate(
+    status: Annotated[bool, typer.Option("--status", help="List migrations and whether each is applied.")] = False,
+) -> None:
+    """Apply pending database migrations (start-up does this too), or list them with --status."""
+    from archon.db import migrations
+    from archon.runtime import resolve_database
+
+    settings = load_settings()
+    _setup(settings, stream=sys.stderr)
+    try:
+        url, embedded = resolve_database(settings)
+        if embedded is not None:
+            url = embedded.start()
+        assert url is not None
+        try:
+            if status:
+                for item in migrations.status(url):
+                    state = item.applied_at.isoformat() if item.applied_at else "pending"
+                    flag = "" if item.checksum_ok else "  CHANGED AFTER APPLY"
+                    typer.echo(f"{item.migration.path.name:40} {state}{flag}")
+            else:
+                applied = migrations.apply(url)
+                typer.echo(f"applied {len(applied)} migration(s)" + "".join(f"\n  {m.path.name}" for m in applied))
+        finally:
+            if embedded is not None:
+                embedded.stop()
+    except ArchonError as exc:
+        raise _fail(exc.message, 1) from None
+
+
+@app.command()
+def version() -> None:
+    """Print Archon's version."""
+    typer.echo(f"archon {__version__}")
+
+
+@app.command()
+def crawl(url: Annotated[str, typer.Argument(help="The documentation URL to crawl.")]) -> None:
+    """Crawl a documentation site into the knowledge base (with a progress bar)."""
+    raise _fail("crawling is not available in this build yet")
+
+
+@app.command()
+def ingest(paths: Annotated[list[str], typer.Argument(help="Files or folders to ingest.")]) -> None:
+    """Ingest local files (PDF, DOCX, Markdown, HTML, text) into the knowledge base."""
+    raise _fail("file ingestion is not available in this build yet")
+
+
+@app.command()
+def search(query: Annotated[str, typer.Argument(help="What to look for.")]) -> None:
+    """Search the knowledge base and print ranked results."""
+    raise _fail("search is not available in this build yet")
+
+
+def main() -> None:
+    app()

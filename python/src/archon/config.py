@@ -1,0 +1,152 @@
+"""Settings: one pydantic-settings class read from the environment and `.env`."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def parse_size(value: Any) -> int:
+    """Parse `50MB`, `512k`, `1048576` into bytes (binary units, as the seed's 50MB = 50*1024*1024)."""
+    if isinstance(value, int):
+        return value
+    match = _SIZE_RE.match(str(value))
+    if not match:
+        raise ValueError(f"expected a size such as 50MB or 1048576, got {value!r}")
+    number, unit = match.groups()
+    return int(float(number) * _SIZE_UNITS[(unit or "")[:1].lower()])
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+CsvList = Annotated[list[str], NoDecode, BeforeValidator(_split_csv)]
+ByteSize = Annotated[int, BeforeValidator(parse_size)]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+McpToolSet = Literal["all", "read-only", "knowledge", "tasks"]
+
+
+class Settings(BaseSettings):
+    """Every setting Archon reads. Env names are given by `validation_alias`; see docs/configuration.md."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        case_sensitive=False,
+    )
+
+    # --- network -----------------------------------------------------------------
+    host: str = Field("127.0.0.1", validation_alias=_env("ARCHON_HOST"))
+    backend_port: int = Field(8080, ge=0, le=65535, validation_alias=_env("BACKEND_PORT"))
+    mcp_port: int = Field(8051, ge=0, le=65535, validation_alias=_env("MCP_PORT"))
+    frontend_port: int = Field(3737, ge=0, le=65535, validation_alias=_env("FRONTEND_PORT"))
+    allow_insecure_bind: bool = Field(False, validation_alias=_env("ARCHON_ALLOW_INSECURE_BIND"))
+
+    # --- security ----------------------------------------------------------------
+    api_key: SecretStr | None = Field(None, validation_alias=_env("ARCHON_API_KEY"))
+    enable_cors: bool = Field(True, validation_alias=_env("ENABLE_CORS"))
+    cors_origins: CsvList = Field(
+        default_factory=lambda: ["http://localhost:3737", "http://127.0.0.1:3737"],
+        validation_alias=_env("ARCHON_CORS_ORIGINS"),
+    )
+    encryption_key: SecretStr | None = Field(None, validation_alias=_env("ENCRYPTION_KEY"))
+    mcp_allowed_hosts: CsvList = Field(default_factory=list, validation_alias=_env("ARCHON_MCP_ALLOWED_HOSTS"))
+    mcp_tools: McpToolSet = Field("all", validation_alias=_env("ARCHON_MCP_TOOLS"))
+
+    # --- storage -----------------------------------------------------------------
+    data_dir: Path = Field(Path("./data"), validation_alias=_env("ARCHON_DATA_DIR"))
+    database_url: SecretStr | None = Field(None, validation_alias=_env("DATABASE_URL"))
+    db_pool_min: int = Field(1, ge=1, le=100, validation_alias=_env("ARCHON_DB_POOL_MIN"))
+    db_pool_max: int = Field(10, ge=1, le=200, validation_alias=_env("ARCHON_DB_POOL_MAX"))
+    supabase_url: str | None = Field(None, validation_alias=_env("SUPABASE_URL"))
+    supabase_service_key: SecretStr | None = Field(None, validation_alias=_env("SUPABASE_SERVICE_KEY"))
+
+    # --- ingestion ---------------------------------------------------------------
+    max_upload_size: ByteSize = Field(50 * 1024 * 1024, gt=0, validation_alias=_env("MAX_UPLOAD_SIZE"))
+    concurrent_crawl_limit: int = Field(3, ge=1, le=64, validation_alias=_env("CONCURRENT_CRAWL_LIMIT"))
+    crawl_allowed_hosts: CsvList = Field(default_factory=list, validation_alias=_env("ARCHON_CRAWL_ALLOWED_HOSTS"))
+    run_worker: bool = Field(True, validation_alias=_env("ARCHON_RUN_WORKER"))
+
+    # --- embeddings --------------------------------------------------------------
+    embedding_provider: Literal["local", "openai", "hash"] = Field(
+        "local", validation_alias=_env("EMBEDDING_PROVIDER")
+    )
+    embedding_model: str = Field("all-MiniLM-L6-v2", validation_alias=_env("EMBEDDING_MODEL"))
+    embedding_dimensions: int | None = Field(None, ge=8, le=4096, validation_alias=_env("EMBEDDING_DIMENSIONS"))
+    embedding_base_url: str | None = Field(None, validation_alias=_env("EMBEDDING_BASE_URL"))
+    openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
+
+    # --- operations --------------------------------------------------------------
+    log_level: LogLevel = Field("INFO", validation_alias=_env("LOG_LEVEL"))
+    debug: bool = Field(False, validation_alias=_env("DEBUG"))
+    shutdown_grace_seconds: float = Field(10.0, ge=0, le=600, validation_alias=_env("ARCHON_SHUTDOWN_GRACE"))
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _no_wildcard_origin(cls, value: list[str]) -> list[str]:
+        if "*" in value:
+            raise ValueError("'*' is not allowed; list the dashboard origins explicitly")
+        return value
+
+    @model_validator(mode="after")
+    def _pool_bounds(self) -> Settings:
+        if self.db_pool_min > self.db_pool_max:
+            raise ValueError("ARCHON_DB_POOL_MIN must not exceed ARCHON_DB_POOL_MAX")
+        return self
+
+    @property
+    def is_loopback_bind(self) -> bool:
+        """True when `host` only accepts connections from this machine."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable that sets `field_name`."""
+    alias = Settings.model_fields[field_name].validation_alias
+    assert isinstance(alias, AliasChoices)
+    first = alias.choices[0]
+    assert isinstance(first, str)
+    return first
+
+
+def all_env_names() -> list[str]:
+    """Every environment variable Archon reads, in declaration order."""
+    return [env_name(name) for name in Settings.model_fields]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the environment; cached for the CLI (the app gets its Settings injected)."""
+    return Settings()

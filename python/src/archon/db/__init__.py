@@ -1,0 +1,1 @@
+"""Database access: connection pool, embedded server, migrations, self-check."""

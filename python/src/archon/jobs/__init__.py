@@ -1,0 +1,1 @@
+"""Durable background jobs on a Postgres-backed queue (procrastinate)."""

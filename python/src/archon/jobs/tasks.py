@@ -1,0 +1,17 @@
+"""The task registry. Domains add their tasks to `blueprint`; the queue mounts it as namespace `archon`.
+
+Tasks receive `context.additional_context["runtime"]`, the process's `Runtime`, and call services
+through it: a job is a thin adapter like a REST route.
+"""
+
+from __future__ import annotations
+
+import procrastinate
+
+blueprint = procrastinate.Blueprint()
+
+
+@blueprint.task(name="ping", pass_context=True)
+async def ping(context: procrastinate.JobContext, message: str = "pong") -> str:
+    """A trivial task used by health checks and tests to prove the worker runs."""
+    return message

@@ -1,0 +1,1 @@
+"""Knowledge: sources, pages, chunks, code examples, embeddings and search."""

@@ -1,0 +1,22 @@
+"""GET /health and GET /metrics (open even when an API key is set)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from archon.observability import health, metrics
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", summary="Service health: database, embeddings, MCP server")
+async def get_health(request: Request) -> JSONResponse:
+    status, body = await health.report(request.app.state.holder)
+    return JSONResponse(body, status_code=status)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def get_metrics() -> Response:
+    body, content_type = metrics.render()
+    return Response(body, media_type=content_type)

@@ -1,0 +1,1 @@
+"""Projects, tasks, project documents and their versions."""

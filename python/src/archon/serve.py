@@ -1,0 +1,81 @@
+"""`archon serve`: the API, MCP and dashboard listeners in one process and one event loop.
+
+uvicorn installs its own signal handlers per server; with three servers in one loop only the last
+would hear SIGTERM, so we install one handler that stops them all (readiness drops first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+
+import uvicorn
+
+from archon.app import create_app
+from archon.config import Settings
+from archon.frontend.app import build_frontend_app
+from archon.runtime import RuntimeHolder
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # signals are handled once for all servers in serve()
+
+
+def _config(app: object, settings: Settings, port: int, *, lifespan: str) -> uvicorn.Config:
+    return uvicorn.Config(app, host=settings.host, port=port, lifespan=lifespan, log_config=None,  # type: ignore[arg-type]
+                          proxy_headers=False, server_header=False, ws="websockets-sansio",
+                          timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds)))
+
+
+async def serve(settings: Settings) -> int:
+    """Run until SIGINT/SIGTERM; return the process exit code."""
+    app = create_app(settings)
+    holder: RuntimeHolder = app.state.holder
+    api = _Server(_config(app, settings, settings.backend_port, lifespan="on"))
+    others = [
+        _Server(_config(app.state.mcp_http_app, settings, settings.mcp_port, lifespan="on")),
+        _Server(_config(build_frontend_app(settings), settings, settings.frontend_port, lifespan="off")),
+    ]
+    servers = [api, *others]
+    loop = asyncio.get_running_loop()
+    signals_seen = 0
+
+    def stop() -> None:
+        nonlocal signals_seen
+        signals_seen += 1
+        if holder.runtime is not None:
+            holder.runtime.shutting_down = True  # /health answers 503 from now on
+        for server in servers:
+            server.should_exit = True
+            if signals_seen > 1:
+                server.force_exit = True
+        log.info("shutting down%s", " now" if signals_seen > 1 else "")
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+
+    api_task = asyncio.create_task(api.serve())
+    while not api.started and not api_task.done():
+        await asyncio.sleep(0.05)
+    if not api.started:
+        await api_task
+        log.error("Archon did not start; see the messages above")
+        return 1
+    tasks = [api_task] + [asyncio.create_task(s.serve()) for s in others]
+    host = settings.host
+    log.info("Archon is up: API http://%s:%d/docs  MCP http://%s:%d/mcp  dashboard http://%s:%d",
+             host, settings.backend_port, host, settings.mcp_port, host, settings.frontend_port)
+    # If one listener dies (port taken), stop the others rather than half-run.
+    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    if not all(s.should_exit for s in servers):
+        stop()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    failed = [s for s in others if not s.started]
+    return 1 if failed else 0

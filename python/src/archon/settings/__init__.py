@@ -1,0 +1,1 @@
+"""Runtime settings and encrypted credentials."""

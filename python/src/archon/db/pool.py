@@ -8,11 +8,17 @@ from contextlib import asynccontextmanager
 
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
+from pgvector.psycopg import register_vector_async
 from psycopg_pool import AsyncConnectionPool
 
 log = logging.getLogger(__name__)
 
 Connection = AsyncConnection[DictRow]
+
+
+async def _configure(conn: Connection) -> None:
+    """Teach each new connection the vector and halfvec types (binary COPY of embeddings)."""
+    await register_vector_async(conn)
 
 
 class Database:
@@ -32,6 +38,7 @@ class Database:
             kwargs={"row_factory": dict_row, "autocommit": True},
             connection_class=AsyncConnection[DictRow],
             reconnect_timeout=0,  # keep trying forever; health reports the outage meanwhile
+            configure=_configure,
         )
 
     async def open(self) -> None:

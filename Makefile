@@ -1,0 +1,70 @@
+# Archon: `make run` starts everything, `make test` runs the whole suite. Both install what is missing.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := python/.venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+LOCK := python/requirements.lock
+STAMP := $(VENV)/.installed
+UI := archon-ui-main
+APT_PACKAGES := chromium
+# torch's CPU build (this pin is served from the machine's wheel cache; a bare `torch` pulls CUDA).
+TORCH := torch==2.13.0
+
+export CRAWL4AI_NO_CLOUD_NOTICE := 1
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+export HF_HUB_OFFLINE := 1
+
+.PHONY: help install install-system install-python install-ui run test test-python test-ui lint lock bench test-reliability clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+install: install-system install-python install-ui ## Install everything that is missing (idempotent)
+
+install-system: ## Debian packages (chromium for browser crawling and dashboard tests)
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "apt-get install$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "warning: missing Debian packages:$$missing (browser crawling and dashboard tests need them)"; fi; \
+	fi
+
+$(STAMP): $(LOCK) python/pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PIP) install -q --upgrade pip
+	@$(PIP) install -q $(TORCH)
+	@$(PIP) install -q -r $(LOCK)
+	@$(PIP) install -q --no-deps -e python
+	@touch $(STAMP)
+
+install-python: $(STAMP) ## Python virtualenv with pinned dependencies (python/.venv/bin/archon)
+
+install-ui: ## Dashboard: npm packages and the production build
+	@if [ -f $(UI)/package.json ]; then \
+	  if [ ! -d $(UI)/node_modules ] || [ $(UI)/package-lock.json -nt $(UI)/node_modules/.package-lock.json ]; then (cd $(UI) && npm ci --no-audit --no-fund --loglevel=error); fi; \
+	  if [ ! -f $(UI)/dist/index.html ] || [ -n "$$(find $(UI)/src $(UI)/index.html $(UI)/package.json -newer $(UI)/dist/index.html 2>/dev/null | head -1)" ]; then (cd $(UI) && npm run build --silent); fi; \
+	fi
+
+run: install ## Start Archon: API :8080, MCP :8051, dashboard :3737, embedded Postgres, local embeddings
+	$(VENV)/bin/archon serve
+
+test: install test-python test-ui ## Install what is missing and run the whole suite
+
+test-python:
+	cd python && .venv/bin/pytest -q
+
+test-ui:
+	@if [ -f $(UI)/package.json ]; then cd $(UI) && npm test --silent; fi
+
+lint: install-python ## ruff and mypy
+	cd python && .venv/bin/ruff check src tests && .venv/bin/ruff format --check src tests && .venv/bin/mypy
+
+lock: ## Re-pin Python dependencies from the current virtualenv
+	@(echo "# Exact pins of every Python dependency (make install installs these, then archon itself with --no-deps)."; \
+	  echo "# Regenerate with: make lock"; $(PIP) freeze | grep -v '^-e\|^#' | sed 's/+cpu$$//' | sort -f) > $(LOCK)
+
+clean: ## Remove the virtualenv, node_modules and build output (keeps ./data)
+	rm -rf $(VENV) $(UI)/node_modules $(UI)/dist

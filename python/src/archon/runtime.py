@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from archon.config import Settings
 from archon.db import migrations, selfcheck
@@ -67,6 +68,8 @@ class Runtime:
     embedded: EmbeddedPostgres | None = None
     started_at: float = field(default_factory=time.time)
     shutting_down: bool = False
+    # Process-wide state a domain keeps between calls (settings cache, embedders by model id), keyed by domain.
+    state: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     async def start(cls, settings: Settings, *, run_worker: bool | None = None) -> Runtime:

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _SUBPROTOCOL_PREFIX = "bearer."
 
@@ -27,6 +27,24 @@ def _token_from_scope(scope: Scope) -> str | None:
             if proto.startswith(_SUBPROTOCOL_PREFIX):
                 return proto[len(_SUBPROTOCOL_PREFIX):]
     return None
+
+
+def _echo_bearer_subprotocol(scope: Scope, send: Send) -> Send:
+    """A client that authenticated with a `bearer.<token>` subprotocol must see it accepted, or it aborts."""
+    if scope["type"] != "websocket":
+        return send
+    offered = [p.strip() for p in dict(scope.get("headers", [])).get(b"sec-websocket-protocol", b"").decode(
+        "latin-1").split(",")]
+    bearer = next((p for p in offered if p.startswith(_SUBPROTOCOL_PREFIX)), None)
+    if bearer is None:
+        return send
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "websocket.accept" and not message.get("subprotocol"):
+            message = {**message, "subprotocol": bearer}
+        await send(message)
+
+    return wrapped
 
 
 class BearerAuthMiddleware:
@@ -49,7 +67,7 @@ class BearerAuthMiddleware:
             await self.app(scope, receive, send)  # CORS preflights carry no credentials
             return
         if self._allowed(scope):
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, _echo_bearer_subprotocol(scope, send))
             return
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008, "reason": "unauthorized"})

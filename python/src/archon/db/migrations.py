@@ -84,6 +84,13 @@ def discover(directory: Path | None = None) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
+def _bootstrap(conn: psycopg.Connection[dict[str, object]]) -> None:
+    # Under the lock: concurrent CREATE TABLE IF NOT EXISTS can still collide on the type name.
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        conn.execute(_BOOTSTRAP)
+
+
 def _applied(conn: psycopg.Connection[dict[str, object]]) -> dict[int, dict[str, object]]:
     rows = conn.execute("SELECT version, name, checksum, applied_at FROM archon_schema_migrations").fetchall()
     return {int(str(row["version"])): row for row in rows}
@@ -104,7 +111,7 @@ def apply(conninfo: str, directory: Path | None = None) -> list[Migration]:
     migrations = discover(directory)
     done: list[Migration] = []
     with psycopg.connect(conninfo, row_factory=dict_row, autocommit=True) as conn:
-        conn.execute(_BOOTSTRAP)
+        _bootstrap(conn)
         _verify(migrations, _applied(conn))
         for migration in migrations:
             # A transaction-scoped lock works through transaction-mode poolers (Supabase) too.
@@ -129,7 +136,7 @@ def status(conninfo: str, directory: Path | None = None) -> list[MigrationStatus
     """Each migration on disk with when it was applied (None if pending) and whether its checksum matches."""
     migrations = discover(directory)
     with psycopg.connect(conninfo, row_factory=dict_row, autocommit=True) as conn:
-        conn.execute(_BOOTSTRAP)
+        _bootstrap(conn)
         applied = _applied(conn)
     result = []
     for migration in migrations:

@@ -1,0 +1,94 @@
+"""Runs one job body inside a concurrency slot and records how it ended.
+
+Slots are Postgres advisory locks held on a dedicated connection for the whole job, so the limit
+(CONCURRENT_CRAWL_LIMIT) holds across every worker process and host, and a crashed worker's slot
+frees itself when its connection dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+
+from archon.errors import ArchonError
+from archon.jobs.progress import JobCancelled, ProgressReporter
+from archon.jobs.service import JobService
+from archon.observability.metrics import JOBS_FINISHED, JOBS_STARTED
+
+if TYPE_CHECKING:
+    from archon.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+_SLOT_NAMESPACE = 0x41524348  # "ARCH": first key of the two-key advisory lock
+_SLOT_POLL_SECONDS = 0.5
+
+JobBody = Callable[[ProgressReporter], Awaitable[dict[str, Any]]]
+
+
+async def acquire_slot(conninfo: str, limit: int, *, give_up: Callable[[], Awaitable[bool]],
+                       poll: float = _SLOT_POLL_SECONDS) -> psycopg.AsyncConnection[Any] | None:
+    """A connection holding one of `limit` slot locks, or None when `give_up()` turns true first."""
+    conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+    try:
+        while True:
+            for slot in range(limit):
+                cur = await conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (_SLOT_NAMESPACE, slot))
+                row = await cur.fetchone()
+                if row is not None and row[0]:
+                    return conn
+            if await give_up():
+                await conn.close()
+                return None
+            await asyncio.sleep(poll)
+    except BaseException:
+        await conn.close()
+        raise
+
+
+async def run_job(runtime: Runtime, job_id: str, body: JobBody) -> None:
+    """Wait for a slot, mark the job running, run `body(reporter)` and record completed/error/cancelled.
+
+    `body` returns the final progress fields (e.g. {"chunksStored": 42}). Asyncio cancellation (worker
+    shutdown) is not caught: the queue retries the job, and bodies are idempotent.
+    """
+    jobs = JobService(runtime.db)
+    job = await jobs.find(job_id)
+    if job is None or job.finished:
+        log.info("job %s is gone or finished; nothing to run", job_id)
+        return
+
+    async def give_up() -> bool:
+        current = await jobs.find(job_id)
+        return current is None or current.finished
+
+    slot = await acquire_slot(runtime.db.conninfo, runtime.settings.concurrent_crawl_limit, give_up=give_up)
+    if slot is None:
+        return
+    try:
+        if not await jobs.start(job_id):
+            return
+        JOBS_STARTED.labels(kind=job.kind).inc()
+        reporter = jobs.reporter(job_id)
+        try:
+            await reporter.raise_if_cancelled()
+            final = await body(reporter)
+        except JobCancelled:
+            await jobs.mark_cancelled(job_id)
+            JOBS_FINISHED.labels(kind=job.kind, status="cancelled").inc()
+        except ArchonError as exc:
+            await jobs.fail(job_id, exc.message)
+            JOBS_FINISHED.labels(kind=job.kind, status="error").inc()
+        except Exception as exc:  # a job must always end in a state the user can see
+            log.exception("job %s (%s) failed", job_id, job.kind)
+            await jobs.fail(job_id, f"unexpected error: {type(exc).__name__}: {str(exc)[:300]}")
+            JOBS_FINISHED.labels(kind=job.kind, status="error").inc()
+        else:
+            await jobs.complete(job_id, **final)
+            JOBS_FINISHED.labels(kind=job.kind, status="completed").inc()
+    finally:
+        await slot.close()

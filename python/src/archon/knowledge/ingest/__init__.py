@@ -1,0 +1,1 @@
+"""Ingestion: cleaning, chunking, code-example extraction, file conversion and the page pipeline."""

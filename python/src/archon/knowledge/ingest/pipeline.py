@@ -1,0 +1,148 @@
+"""The page pipeline: clean -> chunk -> extract code -> embed (batched) -> store atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from archon.knowledge.embedding_models import EmbeddingModelRepository
+from archon.knowledge.embeddings.base import EmbeddingError
+from archon.knowledge.ingest.chunking import chunk_markdown
+from archon.knowledge.ingest.cleaning import clean_markdown, strip_invisible
+from archon.knowledge.ingest.code_examples import extract_code_examples
+from archon.knowledge.models import ChunkInput, CodeExampleInput, EmbeddingModel, PageInput
+from archon.knowledge.repository import KnowledgeRepository
+
+if TYPE_CHECKING:
+    from archon.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+EMBED_BATCH = 64  # texts per embedder call: big enough to batch well, small enough to report progress
+OVERLAP_TOKENS = 30
+MAX_TARGET_TOKENS = 400  # even models with 8k windows retrieve better with focused chunks
+
+EmbedProgress = Callable[[int, int], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class IndexResult:
+    page_id: int
+    chunk_count: int
+    code_example_count: int
+    unchanged: bool = False
+
+
+def content_hash(markdown: str) -> str:
+    """sha256 of the cleaned markdown: equal for pages whose visible content is equal."""
+    return hashlib.sha256(clean_markdown(markdown).encode("utf-8")).hexdigest()
+
+
+def target_tokens(max_tokens: int) -> int:
+    """Chunk size for a model window: ~80 % of it (all-MiniLM's 256 -> 204), at most 400."""
+    return max(64, min(int(max_tokens * 0.8), MAX_TARGET_TOKENS))
+
+
+def embedding_text(chunk: ChunkInput) -> str:
+    """What the model reads for a chunk: its heading path, then its content."""
+    return f"{chunk.heading_path}\n\n{chunk.content}" if chunk.heading_path else chunk.content
+
+
+def code_embedding_text(example: CodeExampleInput) -> str:
+    return "\n".join(p for p in (example.title, example.summary, example.code) if p)
+
+
+class PagePipeline:
+    """Turns one document's markdown into a stored page with chunks, code examples and vectors."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.embedder = runtime.embedder
+        self.repository = KnowledgeRepository(runtime.db)
+        self.models = EmbeddingModelRepository(runtime.db)
+        self._model: EmbeddingModel | None = None
+
+    def prepare(self, *, url: str, markdown: str, title: str = "", etag: str | None = None,
+                last_modified: str | None = None, extract_code: bool = True, section_order: int | None = None,
+                metadata: dict[str, Any] | None = None) -> PageInput:
+        """Clean, chunk and extract code (CPU only, no IO)."""
+        cleaned = clean_markdown(markdown)
+        title = " ".join(strip_invisible(title).split())[:500]
+        chunks = chunk_markdown(cleaned, title=title, target_tokens=target_tokens(self.embedder.max_tokens),
+                                overlap_tokens=OVERLAP_TOKENS)
+        examples = extract_code_examples(cleaned, title=title) if extract_code else []
+        return PageInput(
+            url=url, markdown=cleaned, content_hash=hashlib.sha256(cleaned.encode("utf-8")).hexdigest(),
+            title=title, etag=etag, last_modified=last_modified, section_order=section_order,
+            metadata=metadata or {},
+            chunks=[ChunkInput(content=c.content, headings=c.headings, token_count=c.token_count,
+                               metadata={"position": c.index, "start": c.start, "end": c.end})
+                    for c in chunks],
+            code_examples=[CodeExampleInput(position=e.position, code=e.code, language=e.language, title=e.title,
+                                            summary=e.summary, context=e.context) for e in examples],
+        )
+
+    async def embed_page(self, page: PageInput, *,
+                         progress: EmbedProgress | None = None) -> tuple[list[list[float]], list[list[float]]]:
+        """Vectors for the page's chunks and code examples, in batches of EMBED_BATCH texts."""
+        texts = [embedding_text(c) for c in page.chunks] + [code_embedding_text(e) for e in page.code_examples]
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), EMBED_BATCH):
+            batch = texts[start:start + EMBED_BATCH]
+            result = await self.embedder.embed(batch)
+            if len(result) != len(batch):
+                raise EmbeddingError(f"the embedder returned {len(result)} vectors for {len(batch)} texts")
+            vectors.extend(result)
+            if progress is not None:
+                await progress(len(vectors), len(texts))
+        split = len(page.chunks)
+        return vectors[:split], vectors[split:]
+
+    async def model(self, dimensions: int | None = None) -> EmbeddingModel:
+        """The registered model row for this embedder (made active if no model is active yet)."""
+        dims = dimensions or self.embedder.dimensions
+        cached = self._model
+        if cached is not None and cached.dimensions == dims:
+            return cached
+        e = self.embedder
+        active = await self.models.ensure_active(e.provider, e.model, dims)
+        if (active.provider, active.model, active.dimensions) != (e.provider, e.model, dims):
+            # Another model is active (a switch in progress): store under ours, search keeps using theirs.
+            active = await self.models.ensure(e.provider, e.model, dims)
+        self._model = active
+        return active
+
+    async def index_document(self, source_id: str, *, url: str, markdown: str, title: str = "",
+                             etag: str | None = None, last_modified: str | None = None, extract_code: bool = True,
+                             section_order: int | None = None, metadata: dict[str, Any] | None = None,
+                             skip_if_unchanged: bool = False, progress: EmbedProgress | None = None) -> IndexResult:
+        """Index one document into `source_id` (which must exist); idempotent, atomic per page.
+
+        With `skip_if_unchanged`, a page whose content hash matches the stored one is not re-embedded
+        (its ETag/Last-Modified are still refreshed by the caller's next full store).
+        """
+        page = self.prepare(url=url, markdown=markdown, title=title, etag=etag, last_modified=last_modified,
+                            extract_code=extract_code, section_order=section_order, metadata=metadata)
+        if skip_if_unchanged:
+            stored = (await self.repository.page_fingerprints(source_id)).get(url)
+            if stored is not None and stored["content_hash"] == page.content_hash:
+                counts = await self._page_counts(int(stored["id"]))
+                return IndexResult(int(stored["id"]), counts[0], counts[1], unchanged=True)
+        chunk_vectors, code_vectors = await self.embed_page(page, progress=progress)
+        first = (chunk_vectors or code_vectors or [[]])[0]
+        model = await self.model(len(first) or None)
+        page_id = await self.repository.replace_page(source_id, page, model=model, chunk_vectors=chunk_vectors,
+                                                     code_vectors=code_vectors)
+        return IndexResult(page_id, len(page.chunks), len(page.code_examples))
+
+    async def _page_counts(self, page_id: int) -> tuple[int, int]:
+        async with self.runtime.db.connection() as conn:
+            row = await (await conn.execute(
+                "SELECT (SELECT count(*) FROM archon_chunks WHERE page_id = %(p)s) AS chunks, "
+                "(SELECT count(*) FROM archon_code_examples WHERE page_id = %(p)s) AS code", {"p": page_id},
+            )).fetchone()
+        assert row is not None
+        return int(row["chunks"]), int(row["code"])

@@ -39,7 +39,7 @@ def create_app(settings: Settings) -> FastAPI:
     """Build the REST app; its lifespan owns the runtime (pool, embedded server, worker)."""
     check_bind(settings)
     holder = RuntimeHolder()
-    mcp = build_mcp_server(holder)
+    mcp = build_mcp_server(holder, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -110,23 +110,12 @@ def worker() -> None:
 @app.command()
 def mcp() -> None:
     """Serve MCP over stdio (what Claude Desktop and Cursor launch). Logs go to stderr."""
-    from archon.mcp_server.server import build_mcp_server
-    from archon.runtime import Runtime, RuntimeHolder
+    from archon.mcp_server.stdio import run_stdio
 
     settings = load_settings(run_worker=False)
     _setup(settings, stream=sys.stderr)
-
-    async def main() -> None:
-        holder = RuntimeHolder()
-        server = build_mcp_server(holder)
-        holder.runtime = await Runtime.start(settings, run_worker=False)
-        try:
-            await server.run_stdio_async()
-        finally:
-            await holder.runtime.stop()
-
     try:
-        asyncio.run(main())
+        asyncio.run(run_stdio(settings))
     except ArchonError as exc:
         raise _fail(exc.message, 1) from None
 

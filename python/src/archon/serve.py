@@ -16,7 +16,9 @@ import uvicorn
 
 from archon.app import create_app
 from archon.config import Settings
+from archon.errors import ArchonError
 from archon.frontend.app import build_frontend_app
+from archon.mcp_server.listener import McpListener
 from archon.runtime import RuntimeHolder
 
 log = logging.getLogger(__name__)
@@ -38,9 +40,10 @@ async def serve(settings: Settings) -> int:
     """Run until SIGINT/SIGTERM; return the process exit code."""
     app = create_app(settings)
     holder: RuntimeHolder = app.state.holder
+    # The MCP listener is a managed object: POST /api/mcp/stop and /start drive it while the API runs.
+    mcp_listener: McpListener = app.state.mcp.listener
     api = _Server(_config(app, settings, settings.backend_port, lifespan="on"))
     others = [
-        _Server(_config(app.state.mcp_http_app, settings, settings.mcp_port, lifespan="on")),
         _Server(_config(build_frontend_app(settings), settings, settings.frontend_port, lifespan="off")),
     ]
     servers = [api, *others]
@@ -56,6 +59,7 @@ async def serve(settings: Settings) -> int:
             server.should_exit = True
             if signals_seen > 1:
                 server.force_exit = True
+        mcp_listener.request_exit(force=signals_seen > 1)
         log.info("shutting down%s", " now" if signals_seen > 1 else "")
 
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -68,14 +72,22 @@ async def serve(settings: Settings) -> int:
         await api_task
         log.error("Archon did not start; see the messages above")
         return 1
+    try:
+        await mcp_listener.start()
+    except ArchonError as exc:
+        log.error("the MCP server could not start: %s", exc.message)
+        stop()
+        await api_task
+        return 1
     tasks = [api_task] + [asyncio.create_task(s.serve()) for s in others]
     host = settings.host
     log.info("Archon is up: API http://%s:%d/docs  MCP http://%s:%d/mcp  dashboard http://%s:%d",
              host, settings.backend_port, host, settings.mcp_port, host, settings.frontend_port)
     # If one listener dies (port taken), stop the others rather than half-run.
-    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     if not all(s.should_exit for s in servers):
         stop()
     await asyncio.gather(*tasks, return_exceptions=True)
+    await mcp_listener.wait()
     failed = [s for s in others if not s.started]
     return 1 if failed else 0

@@ -12,12 +12,14 @@ from archon import __version__
 from archon.api.auth import BearerAuthMiddleware, api_paths
 from archon.api.errors import install_error_handlers
 from archon.config import Settings
+from archon.db.notify import NotifyHub
 from archon.errors import ConfigurationError
 from archon.knowledge.router import router as knowledge_router
 from archon.mcp_server.router import router as mcp_router
 from archon.mcp_server.server import build_mcp_http_app, build_mcp_server
 from archon.observability.metrics import MetricsMiddleware
 from archon.observability.router import router as observability_router
+from archon.projects.events import ProjectEvents
 from archon.projects.router import router as projects_router
 from archon.runtime import Runtime, RuntimeHolder
 from archon.settings.router import router as settings_router
@@ -46,9 +48,15 @@ def create_app(settings: Settings) -> FastAPI:
         runtime = await Runtime.start(settings)
         holder.runtime = runtime
         app.state.runtime = runtime
+        # One LISTEN connection per API process fans NOTIFY events out (project streams, ...).
+        app.state.notify_hub = notify_hub = NotifyHub(runtime.db.conninfo)
+        await notify_hub.start()
+        app.state.project_events = project_events = ProjectEvents(notify_hub, runtime.db)
         try:
             yield
         finally:
+            await project_events.stop()
+            await notify_hub.stop()
             await runtime.stop()
             holder.runtime = None
 

@@ -60,7 +60,7 @@ test-ui:
 	@if [ -f $(UI)/package.json ]; then cd $(UI) && npm test --silent; fi
 
 lint: install-python ## ruff and mypy
-	cd python && .venv/bin/ruff check src tests && .venv/bin/ruff format --check src tests && .venv/bin/mypy
+	cd python && .venv/bin/ruff check src tests && .venv/bin/mypy
 
 lock: ## Re-pin Python dependencies from the current virtualenv
 	@(echo "# Exact pins of every Python dependency (make install installs these, then archon itself with --no-deps)."; \

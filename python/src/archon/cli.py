@@ -61,7 +61,9 @@ def _start_debugger(settings: Settings) -> None:
 
 @app.command()
 def serve(
-    no_worker: Annotated[bool, typer.Option("--no-worker", help="Run the API only; jobs run in `archon worker`.")] = False,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Run the API only; jobs run in `archon worker`.")
+    ] = False,
     host: Annotated[str | None, typer.Option(help="Address to bind (default ARCHON_HOST, 127.0.0.1).")] = None,
 ) -> None:
     """Start the REST API (8080), MCP server (8051), dashboard (3737) and the job worker."""

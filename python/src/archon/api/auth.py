@@ -13,19 +13,19 @@ _SUBPROTOCOL_PREFIX = "bearer."
 
 
 def _token_from_scope(scope: Scope) -> str | None:
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+    headers: dict[str, str] = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
     auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
     if scope["type"] == "websocket":
         # Browsers cannot set headers on a WebSocket: accept `?token=` or a `bearer.<token>` subprotocol.
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        query: dict[str, list[str]] = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         if query.get("token"):
             return query["token"][0]
         for proto in headers.get("sec-websocket-protocol", "").split(","):
             proto = proto.strip()
             if proto.startswith(_SUBPROTOCOL_PREFIX):
-                return proto[len(_SUBPROTOCOL_PREFIX):]
+                return str(proto[len(_SUBPROTOCOL_PREFIX) :])
     return None
 
 

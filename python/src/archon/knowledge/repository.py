@@ -31,8 +31,9 @@ async def _copy_vectors(conn: Connection, table: str, id_column: str, model: Emb
         raise ValueError(f"{len(ids)} rows but {len(vectors)} vectors")
     if not ids:
         return
-    statement = sql.SQL("COPY {table} (model_id, {id_col}, source_id, {vec_col}) FROM STDIN WITH (FORMAT BINARY)").format(
-        table=sql.Identifier(table), id_col=sql.Identifier(id_column), vec_col=sql.Identifier(model.column))
+    statement = sql.SQL(
+        "COPY {table} (model_id, {id_col}, source_id, {vec_col}) FROM STDIN WITH (FORMAT BINARY)"
+    ).format(table=sql.Identifier(table), id_col=sql.Identifier(id_column), vec_col=sql.Identifier(model.column))
     async with conn.cursor().copy(statement) as copy:
         copy.set_types(["integer", "bigint", "text", "halfvec" if model.uses_halfvec else "vector"])
         for row_id, values in zip(ids, vectors, strict=True):

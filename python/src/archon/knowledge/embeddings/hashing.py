@@ -7,6 +7,7 @@ embedder (similar texts get similar vectors) so tests exercise the same code pat
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import re
 
@@ -23,7 +24,7 @@ class HashingEmbedder:
 
     def _vector(self, text: str) -> list[float]:
         words = [w.lower() for w in _TOKEN.findall(text)]
-        features = words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+        features = words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
         vec = [0.0] * self.dimensions
         for feature in features or ["<empty>"]:
             digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()

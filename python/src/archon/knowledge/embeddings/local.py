@@ -60,7 +60,7 @@ class LocalEmbedder:
                     raise EmbeddingError(f"could not load the local embedding model: {exc}") from exc
                 self.max_tokens = int(getattr(st, "max_seq_length", 256) or 256)
                 dim = st.get_embedding_dimension() if hasattr(st, "get_embedding_dimension") else None
-                self.dimensions = int(dim or st.get_sentence_embedding_dimension())
+                self.dimensions = int(dim or st.get_sentence_embedding_dimension() or self.dimensions)
                 self._st = st
                 log.info("local embedding model %s loaded (%d dimensions)", self.model, self.dimensions)
         return self._st

@@ -51,6 +51,15 @@ class DocumentService:
         async with self.db.connection() as conn:
             return Document.model_validate(await self._row(conn, pid, did))
 
+    async def find(self, document_id: UUID | str) -> Document:
+        """A document by its id alone (the MCP `get_document(document_id)`); NotFound if unknown."""
+        did = parse_id(document_id, "document_id")
+        async with self.db.connection() as conn:
+            pid = await docs.document_project(conn, did)
+            if pid is None:
+                raise NotFound(f"document {did} not found")
+            return Document.model_validate(await self._row(conn, pid, did))
+
     async def create(self, project_id: UUID | str, data: DocumentCreate | Mapping[str, Any]) -> Document:
         """Create a document; its first state is version 1."""
         pid = parse_id(project_id, "project_id")

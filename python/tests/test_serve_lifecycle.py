@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -36,8 +37,8 @@ class Serve:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.ports['BACKEND_PORT']}"
 
-    def start(self) -> None:
-        env = {"PATH": os.environ["PATH"], "ARCHON_DATA_DIR": str(self.data_dir), "EMBEDDING_PROVIDER": "hash",
+    def start(self, **extra: str) -> None:
+        env = {**extra, "PATH": os.environ["PATH"], "ARCHON_DATA_DIR": str(self.data_dir), "EMBEDDING_PROVIDER": "hash",
                "LOG_LEVEL": "INFO", "ARCHON_SHUTDOWN_GRACE": "2", **{k: str(v) for k, v in self.ports.items()}}
         self.proc = subprocess.Popen([sys.executable, "-m", "archon", "serve"], env=env, cwd=self.data_dir.parent,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -109,8 +110,13 @@ def test_restart_after_sigkill_recovers_without_manual_cleanup(serve: Serve) -> 
     assert _postgres_for(serve.data_dir / "postgres") == [], "the orphaned server must be stopped, not leaked"
 
 
-def test_sigint_also_stops_cleanly(serve: Serve) -> None:
-    serve.start()
+def test_sigint_also_stops_cleanly_and_debug_starts_debugpy(serve: Serve) -> None:
+    with socket.socket() as probe:
+        debug_port_free = probe.connect_ex(("127.0.0.1", 5678)) != 0
+    serve.start(DEBUG="true")
     serve.wait_healthy()
+    if debug_port_free:
+        with socket.create_connection(("127.0.0.1", 5678), timeout=5):
+            pass  # debugpy is listening
     assert serve.stop(signal.SIGINT) == 0
     assert _postgres_for(serve.data_dir / "postgres") == []

@@ -15,3 +15,10 @@ blueprint = procrastinate.Blueprint()
 async def ping(context: procrastinate.JobContext, message: str = "pong") -> str:
     """A trivial task used by health checks and tests to prove the worker runs."""
     return message
+
+
+# Domain task modules register themselves on `blueprint` when imported; import them here so every
+# process that builds a JobQueue (API, worker, MCP stdio) knows every task.
+from archon.settings import tasks as _settings_tasks  # noqa: E402, F401
+from archon.jobs import recovery as _recovery_tasks  # noqa: E402, F401
+from archon.knowledge.ingest import tasks as _ingest_tasks  # noqa: E402, F401

@@ -15,6 +15,7 @@ from archon.config import Settings
 from archon.db.notify import NotifyHub
 from archon.errors import ConfigurationError
 from archon.knowledge.router import router as knowledge_router
+from archon.knowledge.search_router import router as search_router
 from archon.mcp_server.router import router as mcp_router
 from archon.mcp_server.server import build_mcp_http_app, build_mcp_server
 from archon.observability.metrics import MetricsMiddleware
@@ -76,6 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(observability_router)
     app.include_router(knowledge_router, prefix="/api")
+    app.include_router(search_router, prefix="/api")
     app.include_router(mcp_router, prefix="/api")
     app.include_router(settings_router, prefix="/api")
     app.include_router(projects_router, prefix="/api")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -79,5 +79,9 @@ def build_frontend_app(settings: Settings, dist: Path | None = None) -> ASGIApp:
             return FileResponse(candidate)
         return FileResponse(root / "index.html")  # SPA fallback: deep links are app routes
 
-    app = Starlette(routes=[Route("/", serve), Route("/{path:path}", serve)])
+    async def runtime_config(request: Request) -> Response:
+        # The dashboard reads this at start-up to find the API (same hostname, this port).
+        return JSONResponse({"apiPort": settings.backend_port}, headers={"cache-control": "no-store"})
+
+    app = Starlette(routes=[Route("/config.json", runtime_config), Route("/", serve), Route("/{path:path}", serve)])
     return SecurityHeaders(app, csp=content_security_policy(settings))

@@ -1,0 +1,5 @@
+import { KnowledgePage } from "../features/knowledge/KnowledgePage";
+
+export default function Route() {
+  return <KnowledgePage />;
+}

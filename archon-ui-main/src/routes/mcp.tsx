@@ -1,0 +1,5 @@
+import { McpPage } from "../features/mcp/McpPage";
+
+export default function Route() {
+  return <McpPage />;
+}

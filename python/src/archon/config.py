@@ -94,6 +94,19 @@ class Settings(BaseSettings):
     embedding_base_url: str | None = Field(None, validation_alias=_env("EMBEDDING_BASE_URL"))
     openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
 
+    # --- search ------------------------------------------------------------------
+    search_rrf_k: float = Field(60.0, gt=0, le=1000, validation_alias=_env("ARCHON_SEARCH_RRF_K"))
+    search_vector_weight: float = Field(1.0, ge=0, le=10, validation_alias=_env("ARCHON_SEARCH_VECTOR_WEIGHT"))
+    search_keyword_weight: float = Field(1.0, ge=0, le=10, validation_alias=_env("ARCHON_SEARCH_KEYWORD_WEIGHT"))
+    search_heading_weight: float = Field(0.0, ge=0, le=10, validation_alias=_env("ARCHON_SEARCH_HEADING_WEIGHT"))
+    search_candidates: int = Field(40, ge=5, le=500, validation_alias=_env("ARCHON_SEARCH_CANDIDATES"))
+    search_ef_search: int = Field(64, ge=10, le=1000, validation_alias=_env("ARCHON_SEARCH_EF_SEARCH"))
+    search_exact_threshold: int = Field(5000, ge=0, le=1_000_000,
+                                        validation_alias=_env("ARCHON_SEARCH_EXACT_THRESHOLD"))
+    rerank_model: Path | None = Field(None, validation_alias=_env("ARCHON_RERANK_MODEL"))
+    rerank_default: bool = Field(False, validation_alias=_env("ARCHON_RERANK"))
+    max_page_chars: int = Field(50_000, ge=1000, le=10_000_000, validation_alias=_env("ARCHON_MAX_PAGE_CHARS"))
+
     # --- operations --------------------------------------------------------------
     log_level: LogLevel = Field("INFO", validation_alias=_env("LOG_LEVEL"))
     debug: bool = Field(False, validation_alias=_env("DEBUG"))

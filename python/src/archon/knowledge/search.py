@@ -1,0 +1,277 @@
+"""Search service: hybrid (vector + full-text) retrieval with reciprocal rank fusion and optional rerank.
+
+Every search is at most two SQL round trips: one to resolve filters (only when filters are given),
+one pipelined transaction that sets the HNSW knobs and runs a single statement returning all
+candidates of both lists with their content. Fusion happens in Python (`fusion.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from pgvector import Vector
+
+from archon.errors import Invalid, NotFound, Unavailable
+from archon.knowledge import search_sql
+from archon.knowledge.embeddings import Embedder
+from archon.knowledge.fusion import Fused, FusionConfig, group_pages, identifiers, rrf
+from archon.knowledge.models import EmbeddingModel
+from archon.knowledge.query_embedding import QueryEmbeddings
+from archon.knowledge.rerank import Reranker, reranker_for
+from archon.knowledge.search_models import (
+    MAX_MATCH_COUNT,
+    MAX_QUERY_CHARS,
+    RETURN_MODES,
+    SEARCH_MODES,
+    CodeExampleResult,
+    PageContent,
+    ReturnMode,
+    SearchFilters,
+    SearchMode,
+    SearchResponse,
+    SearchResult,
+    SourceSummary,
+)
+from archon.knowledge.search_pages import PageReader
+from archon.observability.metrics import RAG_QUERIES
+from archon.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+QUERY_EMBEDDINGS = QueryEmbeddings()
+_MODEL_TTL = 1.0  # seconds an active-model lookup is reused; a switch is picked up within this delay
+_active_models: dict[str, tuple[float, EmbeddingModel | None]] = {}
+
+
+def forget_active_model() -> None:
+    """Drop cached active-model lookups (after a model switch, in tests)."""
+    _active_models.clear()
+
+
+def _validate(query: str, match_count: int, search_mode: str, return_mode: str) -> str:
+    text = query.strip() if isinstance(query, str) else ""
+    if not text:
+        raise Invalid("query: must not be empty", detail={"field": "query"})
+    if len(text) > MAX_QUERY_CHARS:
+        raise Invalid(f"query: at most {MAX_QUERY_CHARS} characters", detail={"field": "query"})
+    if not 1 <= match_count <= MAX_MATCH_COUNT:
+        raise Invalid(f"match_count: must be between 1 and {MAX_MATCH_COUNT}", detail={"field": "match_count"})
+    if search_mode not in SEARCH_MODES:
+        raise Invalid(f"search_mode: one of {', '.join(SEARCH_MODES)}", detail={"field": "search_mode"})
+    if return_mode not in RETURN_MODES:
+        raise Invalid(f"return_mode: one of {', '.join(RETURN_MODES)}", detail={"field": "return_mode"})
+    return text
+
+
+class SearchService:
+    """Retrieval over the knowledge base; REST, MCP and CLI are thin adapters over these methods."""
+
+    def __init__(self, runtime: Runtime, *, reranker: Reranker | None = None) -> None:
+        self.runtime = runtime
+        self.db = runtime.db
+        s = runtime.settings
+        self.fusion = FusionConfig(k=s.search_rrf_k, vector_weight=s.search_vector_weight,
+                                   keyword_weight=s.search_keyword_weight, heading_weight=s.search_heading_weight)
+        self.reranker = reranker if reranker is not None else reranker_for(s.rerank_model)
+        self.pages = PageReader(runtime.db, max_chars=s.max_page_chars)
+
+    # --- public API ------------------------------------------------------------
+    async def query(self, query: str, *, match_count: int = 5, filters: SearchFilters = SearchFilters(),
+                    return_mode: ReturnMode = "chunks", search_mode: SearchMode = "hybrid",
+                    rerank: bool | None = None) -> SearchResponse:
+        """Search chunks; `pages` mode returns one result per page (its best chunk, page-level score)."""
+        started = time.perf_counter()
+        text = _validate(query, match_count, search_mode, return_mode)
+        RAG_QUERIES.inc()
+        want = match_count * (6 if return_mode == "pages" else 1)
+        rows, mode, notices = await self._candidates(text, target="chunks", want=want, filters=filters,
+                                                     search_mode=search_mode)
+        fused = self._rank(rows, mode)
+        results = [self._chunk_result(rows[f.key], f) for f in fused]
+        reranked = False
+        if self._should_rerank(rerank, notices):
+            results, reranked = await self._rerank(text, results, keep=want), True
+        if return_mode == "pages":
+            results = self._pages(results, match_count)
+        return SearchResponse(results[:match_count], mode, return_mode, reranked,
+                              round((time.perf_counter() - started) * 1000, 2), notices)
+
+    async def code_examples(self, query: str, *, match_count: int = 5, filters: SearchFilters = SearchFilters(),
+                            search_mode: SearchMode = "hybrid", rerank: bool | None = None) -> SearchResponse:
+        """Search the code-example index (code, language, title, summary, url)."""
+        started = time.perf_counter()
+        text = _validate(query, match_count, search_mode, "chunks")
+        RAG_QUERIES.inc()
+        rows, mode, notices = await self._candidates(text, target="code", want=match_count, filters=filters,
+                                                     search_mode=search_mode)
+        results = [self._code_result(rows[f.key], f) for f in self._rank(rows, mode)]
+        reranked = False
+        if self._should_rerank(rerank, notices):
+            results, reranked = await self._rerank(text, results, keep=match_count), True
+        return SearchResponse(results[:match_count], mode, "chunks", reranked,
+                              round((time.perf_counter() - started) * 1000, 2), notices)
+
+    async def get_page(self, page_id: int, *, offset: int = 0) -> PageContent:
+        """A page's full markdown (from `offset`, at most ARCHON_MAX_PAGE_CHARS characters)."""
+        return await self.pages.by_id(page_id, offset=offset)
+
+    async def get_page_by_url(self, url: str, *, source_id: str | None = None, offset: int = 0) -> PageContent:
+        """The page stored for `url` (the most recently indexed one if several sources have it)."""
+        return await self.pages.by_url(url, source_id=source_id, offset=offset)
+
+    async def sources(self) -> list[SourceSummary]:
+        """Every source a search can be filtered on, with page/chunk/code-example counts."""
+        return await self.pages.sources()
+
+    # --- candidates --------------------------------------------------------------
+    async def active_model(self) -> EmbeddingModel | None:
+        key = self.db.conninfo
+        now = time.monotonic()
+        cached = _active_models.get(key)
+        if cached is not None and now - cached[0] < _MODEL_TTL:
+            return cached[1]
+        async with self.db.connection() as conn:
+            row = await (await conn.execute(search_sql.ACTIVE_MODEL)).fetchone()
+        model = EmbeddingModel(int(row["id"]), str(row["provider"]), str(row["model"]),
+                               int(row["dimensions"])) if row else None
+        _active_models[key] = (now, model)
+        return model
+
+    @staticmethod
+    def _same_model(embedder: Embedder, model: EmbeddingModel) -> bool:
+        return (embedder.provider, embedder.model, embedder.dimensions) == (model.provider, model.model,
+                                                                            model.dimensions)
+
+    async def _embedder_for(self, model: EmbeddingModel) -> Embedder | None:
+        """The embedder that made `model`'s vectors: the runtime's, else the settings' registry (if present)."""
+        if self._same_model(self.runtime.embedder, model):
+            return self.runtime.embedder
+        try:
+            from archon.settings.embedders import EmbedderRegistry
+        except ImportError:
+            return None
+        embedder: Embedder = await EmbedderRegistry(self.runtime).for_model(model)
+        return embedder if self._same_model(embedder, model) else None
+
+    async def _vector_model(self, search_mode: SearchMode,
+                            notices: list[str]) -> tuple[EmbeddingModel, Embedder] | None:
+        """The active model and the embedder for its query vectors, or None when vectors cannot be used."""
+        if search_mode == "keyword":
+            return None
+        model = await self.active_model()
+        if model is None:
+            notices.append("no embedding model is active yet (nothing has been indexed): keyword search only")
+            return None
+        embedder = await self._embedder_for(model)
+        if embedder is None:
+            # Comparing vectors of two models is meaningless: refuse rather than return noise.
+            message = (f"no embedder for the active model {model.provider}/{model.model} "
+                       f"({model.dimensions} dims) in this process")
+            if search_mode == "vector":
+                raise Unavailable(message)
+            notices.append(message + ": keyword search only")
+            return None
+        return model, embedder
+
+    async def _resolve(self, filters: SearchFilters, model: EmbeddingModel | None,
+                       target: search_sql.Target) -> tuple[list[str], int]:
+        params = {"ids": list(filters.source_ids) or None, "ktype": filters.knowledge_type,
+                  "tags": list(filters.tags) or None, "project": filters.project_id,
+                  "mid": model.id if model else None, "cap": self.runtime.settings.search_exact_threshold + 1}
+        async with self.db.connection() as conn:
+            row = await (await conn.execute(search_sql.filter_statement(target), params)).fetchone()
+        assert row is not None
+        if row["unknown"]:
+            raise NotFound(f"source not found: {', '.join(row['unknown'])}", detail={"field": "source_id"})
+        if not row["project_exists"]:
+            raise NotFound(f"project not found: {filters.project_id}", detail={"field": "project_id"})
+        return list(row["sources"]), int(row["vectors"])
+
+    async def _candidates(self, text: str, *, target: search_sql.Target, want: int, filters: SearchFilters,
+                          search_mode: SearchMode) -> tuple[dict[int, dict[str, Any]], SearchMode, list[str]]:
+        settings = self.runtime.settings
+        notices: list[str] = []
+        pair = await self._vector_model(search_mode, notices)
+        model, embedder = pair if pair is not None else (None, None)
+        mode: SearchMode = search_mode if model is not None or search_mode == "keyword" else "keyword"
+        sources: list[str] | None = None
+        exact = False
+        if filters.active:
+            sources, vectors = await self._resolve(filters, model, target)
+            if not sources:
+                return {}, mode, notices
+            exact = vectors <= settings.search_exact_threshold
+        idents = identifiers(text)
+        n = max(settings.search_candidates, want)
+        statement = search_sql.search_statement(
+            model, target=target, use_vector=mode != "keyword", use_keyword=mode != "vector",
+            filtered=sources is not None, exact=exact, with_identifiers=bool(idents))
+        params: dict[str, Any] = {"q": text, "idents": " or ".join(idents), "sources": sources,
+                                  "nvec": n, "nkw": n}
+        if embedder is not None and mode != "keyword":
+            params["qv"] = Vector(await QUERY_EMBEDDINGS.get(embedder, text))
+        ef = max(settings.search_ef_search, n)
+        async with self.db.connection() as conn, conn.pipeline(), conn.transaction():
+            # relaxed_order: with a filter, HNSW keeps scanning until enough rows pass it (pgvector >= 0.8)
+            await conn.execute("SELECT set_config('hnsw.ef_search', %s, true), "
+                               "set_config('hnsw.iterative_scan', 'relaxed_order', true)", (str(ef),))
+            cur = await conn.execute(statement, params)
+            rows = await cur.fetchall()
+        return {int(r["item_id"]): r for r in rows}, mode, notices
+
+    # --- ranking -------------------------------------------------------------------
+    def _rank(self, rows: dict[int, dict[str, Any]], mode: SearchMode) -> list[Fused[int]]:
+        vector = sorted((k for k, r in rows.items() if r["distance"] is not None),
+                        key=lambda k: (rows[k]["distance"], k))
+        keyword = sorted((k for k, r in rows.items() if r["keyword_score"] is not None),
+                         key=lambda k: (-rows[k]["keyword_score"], k))
+        if mode == "vector":
+            return [Fused(k, 1.0 - float(rows[k]["distance"]), "vector", vector_rank=i)
+                    for i, k in enumerate(vector, 1)]
+        if mode == "keyword":
+            return [Fused(k, float(rows[k]["keyword_score"]), "keyword", keyword_rank=i)
+                    for i, k in enumerate(keyword, 1)]
+        headings = {k for k in keyword if (rows[k]["heading_rank"] or 0) > 0}
+        return rrf(vector, keyword, config=self.fusion, heading_hits=headings)
+
+    @staticmethod
+    def _chunk_result(row: dict[str, Any], fused: Fused[int]) -> SearchResult:
+        return SearchResult(chunk_id=int(row["item_id"]), page_id=int(row["page_id"]), source_id=row["source_id"],
+                            url=row["url"], title=row["title"], headings=list(row["headings"]),
+                            content=row["content"], score=round(fused.score, 6), match_type=fused.match_type,
+                            indexed_at=row["indexed_at"])
+
+    @staticmethod
+    def _code_result(row: dict[str, Any], fused: Fused[int]) -> CodeExampleResult:
+        return CodeExampleResult(id=int(row["item_id"]), page_id=int(row["page_id"]), source_id=row["source_id"],
+                                 url=row["url"], title=row["title"] or row["page_title"], summary=row["summary"],
+                                 code=row["code"], language=row["language"], score=round(fused.score, 6),
+                                 match_type=fused.match_type, indexed_at=row["indexed_at"])
+
+    @staticmethod
+    def _pages(results: list[SearchResult], limit: int) -> list[SearchResult]:
+        groups = group_pages([(i, r.page_id, r.score) for i, r in enumerate(results)], limit=limit)
+        pages = []
+        for g in groups:
+            best = results[g.best]
+            best.score, best.chunk_matches = round(g.score, 6), len(g.keys)
+            pages.append(best)
+        return pages
+
+    def _should_rerank(self, rerank: bool | None, notices: list[str]) -> bool:
+        wanted = self.runtime.settings.rerank_default if rerank is None else rerank
+        if wanted and self.reranker is None:
+            notices.append("rerank requested but no reranker is configured (ARCHON_RERANK_MODEL)")
+        return bool(wanted and self.reranker is not None)
+
+    async def _rerank(self, query: str, results: list[Any], *, keep: int) -> list[Any]:
+        assert self.reranker is not None
+        pool = results[:max(keep * 4, 20)]
+        texts = [" > ".join(r.headings) + "\n" + r.content if isinstance(r, SearchResult)
+                 else f"{r.title}\n{r.summary}\n{r.code}" for r in pool]
+        scores = await self.reranker.score(query, texts)
+        for r, s in zip(pool, scores, strict=True):
+            r.score = round(float(s), 6)
+        return sorted(pool, key=lambda r: -r.score)

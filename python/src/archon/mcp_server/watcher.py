@@ -1,14 +1,15 @@
-"""Tells connected MCP sessions when the knowledge base changed, whichever process changed it.
+"""Tells connected MCP sessions when their resource list changed, whichever process changed it.
 
-Jobs and the knowledge service NOTIFY `archon_knowledge` (source added/updated/deleted, job finished)
-from any process; this LISTENs on it and turns a burst of events into one
-`notifications/resources/list_changed`.
+Jobs and the knowledge service NOTIFY `archon_knowledge` (source added/updated/deleted, job finished), the
+projects domain NOTIFYs `archon_projects` (document created/deleted, ...), from any process; this LISTENs
+on both and turns a burst of events into one `notifications/resources/list_changed`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -18,7 +19,10 @@ from archon.runtime import RuntimeHolder
 
 log = logging.getLogger(__name__)
 
-KNOWLEDGE_CHANNEL = "archon_knowledge"  # the channel archon.jobs.events publishes on
+KNOWLEDGE_CHANNEL = "archon_knowledge"  # archon.jobs.events: every event changes the source list
+PROJECTS_CHANNEL = "archon_projects"  # archon.projects: only these events change the document list
+DOCUMENT_LIST_EVENTS = frozenset({"document_created", "document_updated", "document_restored",
+                                  "document_deleted", "project_deleted"})
 _COALESCE_SECONDS = 0.2
 _RETRY_SECONDS = 2.0
 
@@ -54,9 +58,11 @@ class KnowledgeWatcher:
             try:
                 async with await psycopg.AsyncConnection.connect(runtime.db.conninfo, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {KNOWLEDGE_CHANNEL}")
+                    await conn.execute(f"LISTEN {PROJECTS_CHANNEL}")
                     self.listening.set()
-                    async for _ in conn.notifies():
-                        self._changed.set()
+                    async for note in conn.notifies():
+                        if _changes_resources(note.channel, note.payload):
+                            self._changed.set()
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 self.listening.clear()
                 log.warning("MCP knowledge listener lost its connection (%s); retrying", type(exc).__name__)
@@ -68,3 +74,13 @@ class KnowledgeWatcher:
             await asyncio.sleep(_COALESCE_SECONDS)  # a finished crawl sends several events at once
             self._changed.clear()
             await self.on_change()
+
+
+def _changes_resources(channel: str, payload: str) -> bool:
+    if channel == KNOWLEDGE_CHANNEL:
+        return True
+    try:
+        event = json.loads(payload).get("type")
+    except (ValueError, AttributeError):
+        return False
+    return event in DOCUMENT_LIST_EVENTS

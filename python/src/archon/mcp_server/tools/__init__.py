@@ -8,9 +8,9 @@ from archon.mcp_server.toolkit import ToolRegistry
 
 
 def _modules() -> list[ModuleType]:
-    from archon.mcp_server.tools import crawl
+    from archon.mcp_server.tools import crawl, documents, knowledge, projects, tasks
 
-    return [crawl]
+    return [knowledge, crawl, projects, tasks, documents]
 
 
 def register_all(registry: ToolRegistry) -> None:

@@ -14,6 +14,7 @@ from archon.api.errors import install_error_handlers
 from archon.config import Settings
 from archon.db.notify import NotifyHub
 from archon.errors import ConfigurationError
+from archon.knowledge.crawling.router import router as crawling_router
 from archon.knowledge.router import router as knowledge_router
 from archon.knowledge.search_router import router as search_router
 from archon.mcp_server.router import router as mcp_router
@@ -77,6 +78,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(observability_router)
     app.include_router(knowledge_router, prefix="/api")
+    app.include_router(search_router, prefix="/api")
+    app.include_router(crawling_router, prefix="/api")
     app.include_router(search_router, prefix="/api")
     app.include_router(mcp_router, prefix="/api")
     app.include_router(settings_router, prefix="/api")

@@ -1,0 +1,167 @@
+"""SQL for the crawl frontier (archon_crawl_urls): claim with SKIP LOCKED, finish, count, clean up."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from archon.db.pool import Database
+
+CLAIM_LEASE_SECONDS = 300  # a claim older than this belongs to a dead worker and may be taken again
+
+
+class FrontierRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def is_empty(self, job_id: str) -> bool:
+        async with self.db.connection() as conn:
+            row = await (await conn.execute("SELECT NOT EXISTS (SELECT 1 FROM archon_crawl_urls WHERE job_id = %s) "
+                                            "AS empty", (job_id,))).fetchone()
+        return bool(row and row["empty"])
+
+    async def add(self, job_id: str, urls: Sequence[str], depth: int, *, max_pages: int) -> list[str]:
+        """Queue new URLs (first seen wins) while the job has fewer than `max_pages` queued; return those added.
+
+        An advisory lock per job serialises the capacity check, so concurrent fetchers (in any
+        process) never push the frontier past the page limit.
+        """
+        if not urls:
+            return []
+        async with self.db.transaction() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", (job_id,))
+            row = await (await conn.execute(
+                "SELECT count(*) AS n FROM archon_crawl_urls WHERE job_id = %s AND status <> 'skipped'",
+                (job_id,))).fetchone()
+            remaining = max_pages - int(row["n"] if row else 0)
+            if remaining <= 0:
+                return []
+            rows = await (await conn.execute(
+                """
+                INSERT INTO archon_crawl_urls (job_id, url, depth)
+                SELECT %(job)s, u.url, %(depth)s
+                FROM unnest(%(urls)s::text[]) WITH ORDINALITY AS u(url, ord)
+                WHERE NOT EXISTS (SELECT 1 FROM archon_crawl_urls c WHERE c.job_id = %(job)s AND c.url = u.url)
+                ORDER BY u.ord
+                LIMIT %(remaining)s
+                ON CONFLICT DO NOTHING
+                RETURNING url
+                """, {"job": job_id, "depth": depth, "urls": list(urls), "remaining": remaining})).fetchall()
+        return [str(r["url"]) for r in rows]
+
+    async def add_skipped(self, job_id: str, url: str, depth: int, reason: str) -> bool:
+        """Record a URL that will never be fetched (blocked, robots.txt); True if it was new."""
+        async with self.db.connection() as conn:
+            cur = await conn.execute(
+                "INSERT INTO archon_crawl_urls (job_id, url, depth, status, error) VALUES (%s, %s, %s, 'skipped', %s) "
+                "ON CONFLICT DO NOTHING", (job_id, url, depth, reason[:500]))
+            return cur.rowcount > 0
+
+    async def known(self, job_id: str, urls: Sequence[str]) -> set[str]:
+        """Which of `urls` the job has already seen (in any state)."""
+        if not urls:
+            return set()
+        async with self.db.connection() as conn:
+            rows = await (await conn.execute(
+                "SELECT url FROM archon_crawl_urls WHERE job_id = %s AND url = ANY(%s)", (job_id, list(urls)))
+            ).fetchall()
+        return {str(r["url"]) for r in rows}
+
+    async def release_claims(self, job_id: str) -> int:
+        """Return every claimed URL of the job to pending (called when a retried job resumes)."""
+        async with self.db.connection() as conn:
+            cur = await conn.execute(
+                "UPDATE archon_crawl_urls SET status = 'pending', claimed_by = NULL, claimed_at = NULL "
+                "WHERE job_id = %s AND status = 'claimed'", (job_id,))
+            return cur.rowcount
+
+    async def claim(self, job_id: str, worker: str) -> tuple[str, int] | None:
+        """Claim the shallowest pending URL (or an expired claim); None when nothing is claimable."""
+        async with self.db.connection() as conn:
+            row = await (await conn.execute(
+                """
+                UPDATE archon_crawl_urls SET status = 'claimed', claimed_by = %(worker)s, claimed_at = now()
+                WHERE (job_id, url) = (
+                    SELECT job_id, url FROM archon_crawl_urls
+                    WHERE job_id = %(job)s AND (status = 'pending' OR
+                          (status = 'claimed' AND claimed_at < now() - make_interval(secs => %(lease)s)))
+                    ORDER BY depth, discovered_at, url
+                    LIMIT 1
+                    FOR UPDATE SKIP LOCKED)
+                RETURNING url, depth
+                """, {"job": job_id, "worker": worker, "lease": CLAIM_LEASE_SECONDS})).fetchone()
+        return (str(row["url"]), int(row["depth"])) if row else None
+
+    async def finish(self, job_id: str, url: str, status: str, *, page_id: int | None = None,
+                     error: str | None = None) -> None:
+        """Mark a claimed URL done / failed / skipped (done rows keep the page they produced)."""
+        async with self.db.connection() as conn:
+            await conn.execute(
+                "UPDATE archon_crawl_urls SET status = %s, page_id = %s, error = %s WHERE job_id = %s AND url = %s",
+                (status, page_id, error[:500] if error else None, job_id, url))
+
+    async def counts(self, job_id: str) -> dict[str, int]:
+        """Rows per status, plus `total`."""
+        async with self.db.connection() as conn:
+            rows = await (await conn.execute(
+                "SELECT status, count(*) AS n FROM archon_crawl_urls WHERE job_id = %s GROUP BY status",
+                (job_id,))).fetchall()
+        counts = {str(r["status"]): int(r["n"]) for r in rows}
+        counts["total"] = sum(counts.values())
+        return counts
+
+    async def chunks_stored(self, job_id: str) -> int:
+        """Chunks of the pages the job has finished (used to resume the progress counter)."""
+        async with self.db.connection() as conn:
+            row = await (await conn.execute(
+                "SELECT count(*) AS n FROM archon_chunks c JOIN archon_crawl_urls u ON u.page_id = c.page_id "
+                "WHERE u.job_id = %s AND u.status = 'done'", (job_id,))).fetchone()
+        return int(row["n"]) if row else 0
+
+    async def delete_stale_sections(self, source_id: str, base_url: str, keep: Sequence[str]) -> int:
+        """Delete llms-full sections (`base#slug` pages) that the file no longer has."""
+        async with self.db.connection() as conn:
+            cur = await conn.execute(
+                "DELETE FROM archon_pages WHERE source_id = %s AND url LIKE %s AND NOT (url = ANY(%s))",
+                (source_id, base_url.replace("%", r"\%").replace("_", r"\_") + "#%", list(keep)))
+            return cur.rowcount
+
+    async def delete_vanished_pages(self, source_id: str, job_id: str) -> list[str]:
+        """Delete the source's pages this crawl did not see again (gone, or 404/410); return their URLs.
+
+        Pages whose fetch failed for a transient reason (timeout, 5xx) are kept.
+        """
+        async with self.db.transaction() as conn:
+            rows = await (await conn.execute(
+                """
+                DELETE FROM archon_pages p
+                WHERE p.source_id = %(source)s AND NOT EXISTS (
+                    SELECT 1 FROM archon_crawl_urls u
+                    WHERE u.job_id = %(job)s AND (u.page_id = p.id OR u.url = split_part(p.url, '#', 1))
+                      AND (u.status IN ('done', 'claimed', 'pending')
+                           OR (u.status = 'failed' AND u.error NOT LIKE 'HTTP 404%%' AND u.error NOT LIKE 'HTTP 410%%')))
+                RETURNING p.url
+                """, {"source": source_id, "job": job_id})).fetchall()
+        return [str(r["url"]) for r in rows]
+
+    async def job_rows(self, job_id: str) -> list[dict[str, Any]]:
+        """Every frontier row of a job (tests and diagnostics)."""
+        async with self.db.connection() as conn:
+            return list(await (await conn.execute(
+                "SELECT url, depth, status, page_id, error FROM archon_crawl_urls WHERE job_id = %s ORDER BY url",
+                (job_id,))).fetchall())
+
+
+async def sources_due_for_refresh(db: Database, limit: int = 20) -> list[str]:
+    """Web sources whose next_refresh_at has passed and that no crawl is working on."""
+    async with db.connection() as conn:
+        rows = await (await conn.execute(
+            """
+            SELECT s.id FROM archon_sources s
+            WHERE s.source_type = 'url' AND s.update_frequency_days IS NOT NULL
+              AND s.next_refresh_at IS NOT NULL AND s.next_refresh_at <= now()
+              AND NOT EXISTS (SELECT 1 FROM archon_jobs j WHERE j.source_id = s.id
+                              AND j.status IN ('queued', 'running'))
+            ORDER BY s.next_refresh_at LIMIT %s
+            """, (limit,))).fetchall()
+    return [str(r["id"]) for r in rows]

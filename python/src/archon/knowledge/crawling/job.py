@@ -1,0 +1,292 @@
+"""One crawl job: discover, then walk the frontier with a few fetchers until it is empty.
+
+Everything a restarted job needs is in Postgres: the frontier rows (done rows keep their page id),
+the discovery strategy (in the job's progress) and the pages themselves. A resumed job releases
+its old claims and carries on; finished pages are neither fetched nor embedded again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from archon.errors import ArchonError
+from archon.jobs.progress import JobCancelled, ProgressReporter
+from archon.jobs.service import JobService
+from archon.knowledge.crawling.discovery import Discoverer, is_llms_full
+from archon.knowledge.crawling.fetcher import Fetcher, FetchError, FetchResult
+from archon.knowledge.crawling.frontier import FrontierRepository
+from archon.knowledge.crawling.llms import split_sections
+from archon.knowledge.crawling.pages import PageMaker
+from archon.knowledge.crawling.robots import RobotsCache
+from archon.knowledge.crawling.schemas import CrawlRequest
+from archon.knowledge.crawling.ssrf import BlockedURL, EgressPolicy
+from archon.knowledge.crawling.urls import Scope, canonicalize, dedupe, host_of, resolve_link
+from archon.knowledge.ingest.pipeline import PagePipeline
+from archon.knowledge.repository import KnowledgeRepository
+
+if TYPE_CHECKING:
+    from archon.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+FETCHERS = 6  # pages in flight per job: enough to keep two converter processes and the embedder busy
+
+
+class CrawlFailed(ArchonError):
+    """The crawl could not produce anything (seed unreachable, empty sitemap...)."""
+
+    status = 502
+    error = "crawl_failed"
+
+
+@dataclass
+class Counters:
+    chunks: int = 0
+    code_examples: int = 0
+    unchanged: int = 0
+    current_url: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def _www_variant(host: str) -> str:
+    return host[4:] if host.startswith("www.") else f"www.{host}"
+
+
+class CrawlJob:
+    """Runs the crawl of `job_id` into `source_id` with the request's options."""
+
+    def __init__(self, runtime: Runtime, job_id: str, source_id: str, request: CrawlRequest,
+                 reporter: ProgressReporter) -> None:
+        self.runtime = runtime
+        self.job_id = job_id
+        self.source_id = source_id
+        self.request = request
+        self.reporter = reporter
+        self.frontier = FrontierRepository(runtime.db)
+        self.pipeline = PagePipeline(runtime)
+        self.policy = EgressPolicy(runtime.settings.crawl_allowed_hosts)
+        self.seed = canonicalize(request.url)
+        self.scope = Scope.for_seed(self.seed, same_path_prefix=request.same_path_prefix,
+                                    include=request.include_patterns, exclude=request.exclude_patterns,
+                                    extra_hosts=[_www_variant(host_of(self.seed))])
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{job_id[:8]}"
+        self.counters = Counters()
+        self.follow_links = False
+        self.strategy = ""
+        self._busy = 0
+        self._fingerprints: dict[str, dict[str, Any]] = {}
+
+    # --- logging and progress ------------------------------------------------------
+    async def note(self, line: str) -> None:
+        """One line in the job's log (what users see), and in the process log."""
+        log.info("crawl %s: %s", self.job_id[:8], line)
+        await self.reporter.update(log=line[:500])
+
+    def _note_later(self, line: str) -> None:
+        self.counters.notes.append(line)
+
+    async def _flush_notes(self) -> None:
+        notes, self.counters.notes = self.counters.notes, []
+        for line in notes:
+            await self.note(line)
+
+    async def _report(self) -> None:
+        counts = await self.frontier.counts(self.job_id)
+        total = counts["total"] - counts.get("skipped", 0)
+        processed = counts.get("done", 0) + counts.get("failed", 0)
+        pct = 2 + 97 * processed / total if total else 2
+        await self.reporter.update(status="crawling", percentage=min(pct, 99.0), current_url=self.counters.current_url,
+                                   total_pages=total, processed_pages=processed, chunks_stored=self.counters.chunks,
+                                   strategy=self.strategy)
+
+    # --- the job ----------------------------------------------------------------------
+    async def run(self) -> dict[str, Any]:
+        """Crawl until the frontier is exhausted; returns the final progress fields."""
+        async with Fetcher(self.policy) as fetcher:
+            robots = RobotsCache(fetcher)
+            self.maker = PageMaker(self.runtime, fetcher, self.policy, self._note_later,
+                                   render=self.request.render)
+            try:
+                await self._prepare(fetcher, robots)
+                await self._crawl(fetcher, robots)
+            finally:
+                await self.maker.close()
+        await self._flush_notes()
+        return await self._finish()
+
+    async def _prepare(self, fetcher: Fetcher, robots: RobotsCache) -> None:
+        job = await JobService(self.runtime.db).get(self.job_id)
+        self._fingerprints = await KnowledgeRepository(self.runtime.db).page_fingerprints(self.source_id)
+        if not await self.frontier.is_empty(self.job_id):
+            self.strategy = str(job.progress.get("strategy", "recursive"))
+            self.follow_links = bool(job.progress.get("followLinks", False))
+            released = await self.frontier.release_claims(self.job_id)
+            self.counters.chunks = await self.frontier.chunks_stored(self.job_id)
+            await self.note(f"resuming ({released} interrupted page(s) will be fetched again)")
+            return
+        await self.reporter.update(status="discovering", percentage=1, current_url=self.request.url)
+        discoverer = Discoverer(fetcher, robots, self._note_later, respect_robots=self.request.respect_robots)
+        try:
+            found = await discoverer.discover(self.seed, self.request.crawl_type)
+        except BlockedURL as exc:
+            raise CrawlFailed(f"seed URL blocked: {exc.message}") from exc
+        except FetchError as exc:
+            raise CrawlFailed(str(exc)) from exc
+        await self._flush_notes()
+        self.strategy, self.follow_links = found.strategy, found.follow_links
+        await self.reporter.update(strategy=self.strategy, followLinks=self.follow_links,
+                                   log=f"discovery: {found.strategy}, {len(found.urls)} URL(s)")
+        # The seed (or the llms file it led to) is crawled even when include patterns would not match it;
+        # sitemap entries are all filtered.
+        urls = dedupe(found.urls)
+        head = urls[:1] if found.strategy != "sitemap" else []
+        await self._enqueue(head, 0, robots, check_scope=False)
+        await self._enqueue(urls[len(head):], 0, robots)
+
+    async def _enqueue(self, urls: list[str], depth: int, robots: RobotsCache, *, check_scope: bool = True) -> None:
+        """Queue URLs that are in scope, allowed by robots.txt and pass the SSRF guard; log the rest."""
+        candidates = dedupe(urls)
+        known = await self.frontier.known(self.job_id, candidates)
+        accepted: list[str] = []
+        for url in candidates:
+            if url in known:
+                continue
+            if check_scope and not self.scope.allows(url):
+                continue  # out of scope is normal (external links): not worth a log line
+            try:
+                self.policy.check_url(url)
+            except BlockedURL as exc:
+                if await self.frontier.add_skipped(self.job_id, url, depth, f"blocked: {exc.message}"):
+                    await self.note(f"blocked {url}: {exc.message}")
+                continue
+            if self.request.respect_robots and not await robots.allowed(url):
+                if await self.frontier.add_skipped(self.job_id, url, depth, "disallowed by robots.txt"):
+                    await self.note(f"skipped {url}: disallowed by robots.txt")
+                continue
+            accepted.append(url)
+        await self.frontier.add(self.job_id, accepted, depth, max_pages=self.request.max_pages)
+
+    async def _crawl(self, fetcher: Fetcher, robots: RobotsCache) -> None:
+        workers = [asyncio.create_task(self._work(fetcher, robots), name=f"crawl-{i}") for i in range(FETCHERS)]
+        try:
+            done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _work(self, fetcher: Fetcher, robots: RobotsCache) -> None:
+        while True:
+            await self.reporter.raise_if_cancelled()
+            claimed = await self.frontier.claim(self.job_id, self.worker)
+            if claimed is None:
+                if self._busy == 0:
+                    return
+                await asyncio.sleep(0.1)  # another fetcher may still add links
+                continue
+            self._busy += 1
+            try:
+                await self._process(fetcher, robots, *claimed)
+            finally:
+                self._busy -= 1
+            await self._flush_notes()
+            await self._report()
+
+    async def _process(self, fetcher: Fetcher, robots: RobotsCache, url: str, depth: int) -> None:
+        self.counters.current_url = url
+        stored = self._fingerprints.get(url)
+        # Conditional GET only where the page's links are not needed to find other pages.
+        conditional = stored is not None and (not self.follow_links or depth >= self.request.max_depth)
+        try:
+            result = await fetcher.get(url, etag=stored["etag"] if conditional and stored else None,
+                                       last_modified=stored["last_modified"] if conditional and stored else None)
+        except BlockedURL as exc:
+            await self.frontier.finish(self.job_id, url, "skipped", error=f"blocked: {exc.message}")
+            await self.note(f"blocked {url}: {exc.message}")
+            return
+        except FetchError as exc:
+            await self.frontier.finish(self.job_id, url, "failed", error=str(exc))
+            await self.note(f"failed {url}: {exc}")
+            return
+        if result.not_modified and stored is not None:
+            self.counters.unchanged += 1
+            await self.frontier.finish(self.job_id, url, "done", page_id=int(stored["id"]))
+            return
+        final = canonicalize(result.final_url)
+        if final != url and not self.scope.allows(final) and url != self.seed:
+            await self.frontier.finish(self.job_id, url, "skipped", error=f"redirected out of scope to {final}")
+            return
+        page_id = await self._store(url, result, depth, robots)
+        await self.frontier.finish(self.job_id, url, "done" if page_id else "skipped", page_id=page_id,
+                                   error=None if page_id else "no content")
+
+    async def _store(self, url: str, result: FetchResult, depth: int, robots: RobotsCache) -> int | None:
+        if is_llms_full(url) and not result.is_html:
+            return await self._store_sections(url, result)
+        made = await self.maker.make(url, result)
+        if made is None:
+            return None
+        if self.follow_links and depth < self.request.max_depth and made.links:
+            links = [link for href in made.links if (link := resolve_link(result.final_url, href))]
+            await self._enqueue(links, depth + 1, robots)
+        if not made.markdown.strip():
+            return None
+        indexed = await self.pipeline.index_document(
+            self.source_id, url=canonicalize(result.final_url), markdown=made.markdown, title=made.title,
+            etag=result.etag, last_modified=result.last_modified,
+            extract_code=self.request.extract_code_examples, metadata={"depth": depth, "rendered": made.rendered},
+            skip_if_unchanged=True)
+        self._count(indexed.chunk_count, indexed.code_example_count, indexed.unchanged)
+        return indexed.page_id
+
+    async def _store_sections(self, url: str, result: FetchResult) -> int | None:
+        sections = split_sections(result.text, url)
+        first: int | None = None
+        for section in sections:
+            await self.reporter.raise_if_cancelled()
+            indexed = await self.pipeline.index_document(
+                self.source_id, url=section.url, markdown=section.markdown, title=section.title,
+                etag=result.etag, last_modified=result.last_modified,
+                extract_code=self.request.extract_code_examples, section_order=section.order,
+                metadata={"section": section.title}, skip_if_unchanged=True)
+            self._count(indexed.chunk_count, indexed.code_example_count, indexed.unchanged)
+            first = first or indexed.page_id
+        removed = await self.frontier.delete_stale_sections(self.source_id, url, [s.url for s in sections])
+        if removed:
+            self._note_later(f"{removed} section(s) no longer in {url} deleted")
+        self._note_later(f"{url}: {len(sections)} section(s)")
+        return first
+
+    def _count(self, chunks: int, code_examples: int, unchanged: bool) -> None:
+        self.counters.chunks += chunks
+        self.counters.code_examples += code_examples
+        self.counters.unchanged += int(unchanged)
+
+    async def _finish(self) -> dict[str, Any]:
+        counts = await self.frontier.counts(self.job_id)
+        done = counts.get("done", 0)
+        if done == 0:
+            rows = [r for r in await self.frontier.job_rows(self.job_id) if r["error"]]
+            reason = f"{rows[0]['url']}: {rows[0]['error']}" if rows else "no page had any content"
+            raise CrawlFailed(f"no page could be crawled ({reason})")
+        deleted = await self.frontier.delete_vanished_pages(self.source_id, self.job_id)
+        if deleted:
+            await self.note(f"{len(deleted)} page(s) no longer on the site deleted")
+        total = counts["total"] - counts.get("skipped", 0)
+        summary = (f"crawled {done} page(s), {counts.get('failed', 0)} failed, {counts.get('skipped', 0)} skipped, "
+                   f"{self.counters.unchanged} unchanged, {self.counters.chunks} chunks")
+        await self.reporter.update(status="finishing", total_pages=total, processed_pages=total,
+                                   chunks_stored=self.counters.chunks, current_url="", log=summary)
+        return {"totalPages": total, "processedPages": total, "chunksStored": self.counters.chunks,
+                "pagesFailed": counts.get("failed", 0), "pagesSkipped": counts.get("skipped", 0),
+                "pagesUnchanged": self.counters.unchanged, "pagesDeleted": len(deleted), "currentUrl": ""}
+
+
+__all__ = ["CrawlFailed", "CrawlJob", "JobCancelled"]

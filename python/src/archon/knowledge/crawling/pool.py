@@ -1,0 +1,81 @@
+"""A process pool for HTML -> markdown, so conversion uses every core and never blocks the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from archon.knowledge.crawling.convert import ConvertedPage, convert_html
+
+log = logging.getLogger(__name__)
+
+MAX_HTML_CHARS = 8 * 1024 * 1024  # a page larger than this is cut: html2text's cost grows with size
+
+
+def _init_worker(env: dict[str, str]) -> None:
+    os.environ.update(env)
+    # Warm the converter once per process (crawl4ai's import takes ~2 s).
+    convert_html("http://localhost/", "<html><body><main><p>warm up</p></main></body></html>")
+
+
+class ConverterPool:
+    """`await pool.convert(url, html)` runs convert_html in a worker process (spawned, one per core)."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or max(1, os.cpu_count() or 1)
+        self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _get(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                env = {k: v for k, v in os.environ.items()
+                       if k.startswith(("CRAWL4", "LITELLM", "HF_", "HOME", "PATH"))}
+                env.setdefault("CRAWL4AI_NO_CLOUD_NOTICE", "1")
+                env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+                # spawn, not fork: the parent has threads (DB pool, torch) that fork would copy mid-state.
+                self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                                     initializer=_init_worker, initargs=(env,))
+            return self._executor
+
+    async def convert(self, url: str, html: str) -> ConvertedPage:
+        """Convert one page; a crashed worker process is replaced and the page retried once."""
+        html = html[:MAX_HTML_CHARS]
+        loop = asyncio.get_running_loop()
+        for attempt in range(2):
+            executor = self._get()
+            try:
+                return await loop.run_in_executor(executor, convert_html, url, html)
+            except BrokenProcessPool:
+                log.warning("HTML conversion worker died; restarting the pool (attempt %d)", attempt + 1)
+                self._reset(executor)
+        raise RuntimeError(f"HTML conversion failed for {url}: worker process died twice")
+
+    def _reset(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._executor is broken:
+                self._executor = None
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    def shutdown(self) -> None:
+        """Stop the worker processes (at process exit or runtime stop)."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+
+_shared: ConverterPool | None = None
+
+
+def shared_pool() -> ConverterPool:
+    """The process-wide converter pool (created on first use)."""
+    global _shared
+    if _shared is None:
+        _shared = ConverterPool()
+    return _shared

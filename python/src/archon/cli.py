@@ -177,5 +177,10 @@ def search(query: Annotated[str, typer.Argument(help="What to look for.")]) -> N
     raise _fail("search is not available in this build yet")
 
 
+from archon.settings.cli import credentials_app  # noqa: E402 - its commands import cli helpers lazily
+
+app.add_typer(credentials_app, name="credentials")
+
+
 def main() -> None:
     app()

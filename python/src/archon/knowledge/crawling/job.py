@@ -13,6 +13,7 @@ import os
 import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from archon.errors import ArchonError
 from archon.jobs.progress import JobCancelled, ProgressReporter
@@ -137,7 +138,8 @@ class CrawlJob:
             raise CrawlFailed(f"seed URL blocked: {exc.message}") from exc
         except FetchError as exc:
             raise CrawlFailed(str(exc)) from exc
-        await self._flush_notes()
+        finally:
+            await self._flush_notes()
         self.strategy, self.follow_links = found.strategy, found.follow_links
         await self.reporter.update(strategy=self.strategy, followLinks=self.follow_links,
                                    log=f"discovery: {found.strategy}, {len(found.urls)} URL(s)")
@@ -156,14 +158,15 @@ class CrawlJob:
         for url in candidates:
             if url in known:
                 continue
-            if check_scope and not self.scope.allows(url):
-                continue  # out of scope is normal (external links): not worth a log line
             try:
                 self.policy.check_url(url)
             except BlockedURL as exc:
+                # Logged even when out of scope: a page pointing the crawler at internal addresses is news.
                 if await self.frontier.add_skipped(self.job_id, url, depth, f"blocked: {exc.message}"):
                     await self.note(f"blocked {url}: {exc.message}")
                 continue
+            if check_scope and not self.scope.allows(url):
+                continue  # out of scope is normal (external links): not worth a log line
             if self.request.respect_robots and not await robots.allowed(url):
                 if await self.frontier.add_skipped(self.job_id, url, depth, "disallowed by robots.txt"):
                     await self.note(f"skipped {url}: disallowed by robots.txt")
@@ -205,8 +208,7 @@ class CrawlJob:
         # Conditional GET only where the page's links are not needed to find other pages.
         conditional = stored is not None and (not self.follow_links or depth >= self.request.max_depth)
         try:
-            result = await fetcher.get(url, etag=stored["etag"] if conditional and stored else None,
-                                       last_modified=stored["last_modified"] if conditional and stored else None)
+            result = await self._fetch(fetcher, url, stored if conditional else None)
         except BlockedURL as exc:
             await self.frontier.finish(self.job_id, url, "skipped", error=f"blocked: {exc.message}")
             await self.note(f"blocked {url}: {exc.message}")
@@ -226,6 +228,21 @@ class CrawlJob:
         page_id = await self._store(url, result, depth, robots)
         await self.frontier.finish(self.job_id, url, "done" if page_id else "skipped", page_id=page_id,
                                    error=None if page_id else "no content")
+
+    @staticmethod
+    async def _fetch(fetcher: Fetcher, url: str, stored: dict[str, Any] | None) -> FetchResult:
+        etag = stored["etag"] if stored else None
+        last_modified = stored["last_modified"] if stored else None
+        try:
+            return await fetcher.get(url, etag=etag, last_modified=last_modified)
+        except FetchError as exc:
+            # Canonical URLs drop the trailing slash; a server that only answers `/dir/` gets it back.
+            path = urlsplit(url).path
+            if str(exc) != "HTTP 404" or path.endswith("/") or "." in path.rsplit("/", 1)[-1]:
+                raise
+            parts = urlsplit(url)
+            return await fetcher.get(parts._replace(path=path + "/").geturl(), etag=etag,
+                                     last_modified=last_modified)
 
     async def _store(self, url: str, result: FetchResult, depth: int, robots: RobotsCache) -> int | None:
         if is_llms_full(url) and not result.is_html:

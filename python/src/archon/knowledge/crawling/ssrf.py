@@ -14,7 +14,7 @@ import ipaddress
 import re
 import socket
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -128,19 +128,37 @@ def parse_target(url: str) -> Target:
                   ip=parse_ip_literal(host))
 
 
+Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
+
+
+async def system_resolver(host: str, port: int) -> list[IPAddress]:
+    """getaddrinfo through the event loop, de-duplicated, scope ids dropped."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    addresses: list[IPAddress] = []
+    for info in infos:
+        ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if ip not in addresses:
+            addresses.append(ip)
+    return addresses
+
+
 class EgressPolicy:
     """Decides what the crawler may fetch; `allowed_hosts` are `host` or `host:port` glob patterns."""
 
-    def __init__(self, allowed_hosts: Iterable[str] = (), *, resolve_timeout: float = 5.0) -> None:
+    def __init__(self, allowed_hosts: Iterable[str] = (), *, resolve_timeout: float = 5.0,
+                 resolver: Resolver | None = None) -> None:
         self.allowed = [p.strip().lower() for p in allowed_hosts if p.strip()]
         self.resolve_timeout = resolve_timeout
+        self.resolver = resolver or system_resolver
 
     def is_allowed_host(self, host: str, port: int) -> bool:
         """True when `host[:port]` matches an ARCHON_CRAWL_ALLOWED_HOSTS pattern."""
         shown = f"[{host}]" if ":" in host else host
         for pattern in self.allowed:
-            if fnmatch.fnmatchcase(host, pattern.strip("[]")) or fnmatch.fnmatchcase(f"{shown}:{port}", pattern) \
-                    or fnmatch.fnmatchcase(f"{host}:{port}", pattern):
+            # `[` opens a character class in fnmatch; IPv6 literals need it taken literally.
+            literal = pattern.replace("[", "[[]") if pattern.startswith("[") else pattern
+            if fnmatch.fnmatchcase(host, pattern.strip("[]")) or fnmatch.fnmatchcase(f"{shown}:{port}", literal) \
+                    or fnmatch.fnmatchcase(f"{host}:{port}", literal):
                 return True
         return False
 
@@ -167,17 +185,10 @@ class EgressPolicy:
         if literal is not None:
             addresses: list[IPAddress] = [literal]
         else:
-            loop = asyncio.get_running_loop()
             try:
-                infos = await asyncio.wait_for(
-                    loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), self.resolve_timeout)
+                addresses = await asyncio.wait_for(self.resolver(host, port), self.resolve_timeout)
             except (OSError, TimeoutError) as exc:
                 raise BlockedURL(f"cannot resolve host {host!r}") from exc
-            addresses = []
-            for info in infos:
-                ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-                if ip not in addresses:
-                    addresses.append(ip)
         if not addresses:
             raise BlockedURL(f"host {host!r} has no addresses")
         if allowed:

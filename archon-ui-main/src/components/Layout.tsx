@@ -45,7 +45,7 @@ export function Layout() {
           </nav>
           <div className="ml-auto flex items-center gap-2">
             <button type="button" className="btn-ghost" onClick={() => setKeyOpen(true)} aria-label="Set API key">
-              {hasKey ? "🔑 API key set" : "🔑 API key"}
+              {hasKey ? "API key ✓" : "API key"}
             </button>
             <button
               type="button"
@@ -53,7 +53,7 @@ export function Layout() {
               onClick={toggleTheme}
               aria-label={theme === "dark" ? "Switch to light theme" : "Switch to dark theme"}
             >
-              {theme === "dark" ? "☀️ Light" : "🌙 Dark"}
+              {theme === "dark" ? "Light theme" : "Dark theme"}
             </button>
           </div>
         </div>

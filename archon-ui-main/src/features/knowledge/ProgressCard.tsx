@@ -31,7 +31,7 @@ export function ProgressCard({ job }: { job: ActiveJob }) {
   const cancel = useMutation({ mutationFn: () => stopJob(job.progressId) });
   const pct = Math.max(0, Math.min(100, Math.round(data?.percentage ?? 0)));
   const status = data?.status ?? "waiting";
-  const lines = logLines(data?.log).slice(-5);
+  const lines = (data?.logs?.length ? data.logs : logLines(data?.log)).slice(-5);
   const tone =
     status === "completed" ? "border-green-400" : status === "error" || status === "failed" ? "border-red-400" : status === "cancelled" ? "border-slate-400" : "border-indigo-400";
   return (

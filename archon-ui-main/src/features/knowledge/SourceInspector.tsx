@@ -13,7 +13,7 @@ import type { Paginated, Source, SourceChunk, SourcePage } from "./types";
 type Tab = "pages" | "chunks" | "code";
 
 export function headingPath(chunk: SourceChunk): string[] {
-  const value = chunk.heading_path ?? chunk.headings;
+  const value = chunk.headings ?? chunk.heading_path;
   if (!value) return [];
   return Array.isArray(value) ? value : value.split(/\s*[>›]\s*/).filter(Boolean);
 }
@@ -88,21 +88,30 @@ function PagesTab({ id, page, setPage }: TabProps) {
   );
 }
 
+interface PageFull {
+  content?: string;
+  markdown?: string;
+  truncated?: boolean;
+  message?: string | null;
+}
+type PageBody = PageFull & { page?: PageFull };
+
 function PageContent({ page }: { page: SourcePage }) {
   const pid = page.page_id ?? page.id;
   const q = useQuery({
     queryKey: ["pages", pid ?? page.url],
     queryFn: () =>
-      pid
-        ? api<{ content?: string; markdown?: string; truncated?: boolean }>(`/api/pages/${encodeURIComponent(pid)}`)
-        : api<{ content?: string; markdown?: string; truncated?: boolean }>("/api/pages/by-url", { query: { url: page.url } }),
+      (pid !== undefined
+        ? api<PageBody>(`/api/pages/${encodeURIComponent(pid)}`)
+        : api<PageBody>("/api/pages/by-url", { query: { url: page.url } })
+      ).then((body) => body.page ?? body),
   });
   if (q.isPending) return <Loading label="Loading page…" />;
   if (q.isError) return <ErrorState error={q.error} />;
   return (
     <div className="mt-2 rounded border border-slate-200 p-3 dark:border-slate-700" data-testid="page-content">
       <Markdown>{q.data.content ?? q.data.markdown ?? ""}</Markdown>
-      {q.data.truncated && <p className="mt-2 text-xs text-amber-600">This page is long; only the first part is shown.</p>}
+      {q.data.truncated && <p className="mt-2 text-xs text-amber-600">{q.data.message || "This page is long; only the first part is shown."}</p>}
     </div>
   );
 }

@@ -60,6 +60,7 @@ export interface CrawlProgress {
   processedPages?: number;
   chunksStored?: number;
   log?: string | string[] | null;
+  logs?: string[] | null;
   sourceId?: string | null;
   error?: string | null;
   kind?: string;
@@ -75,8 +76,8 @@ export const FINAL_TYPES = new Set(["crawl_completed", "crawl_error", "crawl_can
 export const FINAL_STATUSES = new Set(["completed", "error", "cancelled", "failed"]);
 
 export interface SourcePage {
-  page_id?: string;
-  id?: string;
+  page_id?: string | number;
+  id?: string | number;
   url: string;
   title?: string | null;
   word_count?: number;

@@ -37,7 +37,7 @@ export function McpPage() {
                 {s?.running ? "Running" : "Stopped"}
               </span>
               {uptime != null && <span className="text-sm text-slate-500">Uptime {Math.round(uptime)} s</span>}
-              <span className="text-sm text-slate-500">Sessions: {s?.connected_sessions ?? s?.sessions ?? 0}</span>
+              <span className="text-sm text-slate-500">Sessions: {typeof s?.sessions === "number" ? s.sessions : Array.isArray(s?.connected_sessions) ? s.connected_sessions.length : 0}</span>
               {s?.tool_set && <span className="text-sm text-slate-500">Tool set: {s.tool_set}</span>}
               <button type="button" className={s?.running ? "btn-secondary" : "btn-primary"} disabled={toggle.isPending} onClick={() => toggle.mutate(!s?.running)}>
                 {s?.running ? "Stop HTTP listener" : "Start HTTP listener"}
@@ -51,7 +51,7 @@ export function McpPage() {
                 {transportsOf(s).map((t, i) => (
                   <tr key={i} className="border-t border-slate-200 dark:border-slate-800">
                     <td className="py-1">{t.name ?? t.transport}</td>
-                    <td className="font-mono text-xs">{t.url ?? t.command ?? "–"}</td>
+                    <td className="font-mono text-xs">{t.url ?? (Array.isArray(t.command) ? t.command.join(" ") : t.command) ?? "–"}</td>
                   </tr>
                 ))}
               </tbody>

@@ -5,7 +5,7 @@ export interface Transport {
   name?: string;
   transport?: string;
   url?: string | null;
-  command?: string | null;
+  command?: string | string[] | null;
   enabled?: boolean;
 }
 
@@ -15,7 +15,7 @@ export interface McpStatus {
   uptime_seconds?: number | null;
   uptime?: number | null;
   sessions?: number;
-  connected_sessions?: number;
+  connected_sessions?: unknown[] | number;
   tool_set?: string;
 }
 
@@ -71,7 +71,7 @@ export function normalizeConfig(body: unknown): ClientConfig[] {
       const item = (c ?? {}) as Record<string, unknown>;
       const id = String(item.id ?? item.client ?? item.name ?? i);
       const snippet = item.snippet ?? item.config ?? item.command ?? item.json ?? item;
-      return { id, name: String(item.name ?? item.label ?? title(id)), snippet: pretty(snippet), hint: typeof item.path === "string" ? item.path : typeof item.hint === "string" ? item.hint : typeof item.file === "string" ? item.file : undefined };
+      return { id, name: String(item.name ?? item.label ?? title(id)), snippet: pretty(snippet), hint: typeof item.where === "string" ? `${item.where}${typeof item.transport === "string" ? ` · ${item.transport}` : ""}` : typeof item.path === "string" ? item.path : typeof item.hint === "string" ? item.hint : typeof item.file === "string" ? item.file : undefined };
     });
   }
   return Object.entries(source as Record<string, unknown>).map(([id, value]) => {

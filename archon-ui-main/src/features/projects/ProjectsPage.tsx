@@ -27,7 +27,7 @@ export function ProjectsPage() {
           {[...projects.data].sort((a, b) => Number(!!b.pinned) - Number(!!a.pinned)).map((p) => (
             <li key={p.id} className="card" data-testid="project-card">
               <h2 className="font-semibold">
-                <Link to={`/projects/${encodeURIComponent(p.id)}`} className="hover:underline">{p.pinned ? "📌 " : ""}{p.title}</Link>
+                <Link to={`/projects/${encodeURIComponent(p.id)}`} className="hover:underline">{p.title}{p.pinned && <span className="badge ml-2">pinned</span>}</Link>
               </h2>
               {p.description && <p className="mt-1 line-clamp-2 text-sm text-slate-500">{p.description}</p>}
               <dl className="mt-3 grid grid-cols-4 gap-1 text-center text-xs">

@@ -24,10 +24,10 @@ export const listProjects = () => api<unknown>("/api/projects").then((b) => item
 export const getProject = (id: string) => api<Project>(`/api/projects/${enc(id)}`);
 export const createProject = (input: { title: string; description?: string; github_repo?: string }) =>
   api<Project>("/api/projects", { method: "POST", body: input });
-export const deleteProject = (id: string) => api<unknown>(`/api/projects/${enc(id)}`, { method: "DELETE" });
+export const deleteProject = (id: string) => api<unknown>(`/api/projects/${enc(id)}`, { method: "DELETE", query: { confirm: true } });
 
 export const listTasks = (projectId: string) =>
-  api<unknown>(`/api/projects/${enc(projectId)}/tasks`, { query: { per_page: 500, limit: 500 } }).then((b) => items<Task>(b, "tasks"));
+  api<unknown>(`/api/projects/${enc(projectId)}/tasks`, { query: { limit: 500 } }).then((b) => items<Task>(b, "tasks"));
 export const createTask = (projectId: string, input: TaskInput) =>
   api<Task>(`/api/projects/${enc(projectId)}/tasks`, { method: "POST", body: { ...input } });
 export const updateTask = (id: string, patch: TaskInput) => api<Task>(`/api/tasks/${enc(id)}`, { method: "PATCH", body: { ...patch } });
@@ -36,7 +36,7 @@ export const deleteTask = (id: string) => api<unknown>(`/api/tasks/${enc(id)}`, 
 export const moveTask = (id: string, status: TaskStatus, position: number) =>
   api<Task>(`/api/tasks/${enc(id)}/move`, { method: "POST", body: { status, position } });
 
-export const listDocs = (projectId: string) => api<unknown>(`/api/projects/${enc(projectId)}/docs`).then((b) => items<ProjectDoc>(b, "docs", "documents"));
+export const listDocs = (projectId: string) => api<unknown>(`/api/projects/${enc(projectId)}/docs`, { query: { include_content: true } }).then((b) => items<ProjectDoc>(b, "docs", "documents"));
 export const createDoc = (projectId: string, input: Partial<ProjectDoc>) =>
   api<ProjectDoc>(`/api/projects/${enc(projectId)}/docs`, { method: "POST", body: { ...input } });
 export const updateDoc = (projectId: string, docId: string, input: Partial<ProjectDoc>) =>

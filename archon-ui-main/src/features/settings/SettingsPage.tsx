@@ -101,7 +101,7 @@ function RuntimeSettings() {
   const save = useMutation({
     mutationFn: (patch: RagSettings) => saveSettings(patch),
     onSuccess: ({ settings: next, progressId }) => {
-      queryClient.setQueryData(settingsKeys.rag(), next);
+      queryClient.setQueryData(settingsKeys.rag(), { settings: next, progressId });
       setDraft(null);
       if (progressId) {
         setReembed(progressId);
@@ -111,7 +111,8 @@ function RuntimeSettings() {
   });
   if (settings.isPending) return <section className="card"><Loading label="Loading settings…" /></section>;
   if (settings.isError) return <section className="card"><ErrorState error={settings.error} onRetry={() => void settings.refetch()} /></section>;
-  const saved = settings.data;
+  const saved = settings.data.settings;
+  const running = reembed ?? settings.data.progressId;
   const values = draft ?? saved;
   const dirty = draft !== null && Object.keys(changedFields(saved, draft)).length > 0;
   const set = (name: string, value: string | number | boolean | null) => setDraft({ ...(draft ?? saved), [name]: value });
@@ -124,7 +125,7 @@ function RuntimeSettings() {
         if (draft) save.mutate(changedFields(saved, draft) as RagSettings);
       }}
     >
-      {reembed && <ProgressCard job={{ progressId: reembed, label: "Re-embedding with the new model", startedAt: "" }} />}
+      {running && <ProgressCard job={{ progressId: running, label: "Re-embedding with the new model", startedAt: "" }} />}
       {SECTIONS.map((section) => {
         const fields = section.fields.filter((f) => f.name in saved);
         if (!fields.length) return null;

@@ -32,7 +32,9 @@ function unwrapSettings(body: unknown): RagSettings {
   return ((rec.settings && typeof rec.settings === "object" ? rec.settings : rec) ?? {}) as RagSettings;
 }
 
-export const getSettings = () => api<unknown>("/api/settings").then(unwrapSettings);
+/** Current settings and, while a re-embed runs, its progress id. */
+export const getSettings = () =>
+  api<unknown>("/api/settings").then((body) => ({ settings: unwrapSettings(body), progressId: findProgressId(body) }));
 
 /** PUT the changed fields; returns the new settings and, when the embedding model changed, the re-embed job id. */
 export async function saveSettings(patch: RagSettings): Promise<{ settings: RagSettings; progressId: string | null }> {

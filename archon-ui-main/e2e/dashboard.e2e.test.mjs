@@ -1,0 +1,221 @@
+// End-to-end: the built dashboard in Debian's Chromium against a real `archon serve` and a local docs site.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { artifact, ensureBuilt, freePort, launchBrowser, startBackend, startDocsSite } from "./harness.mjs";
+
+let backend;
+let docs;
+let docsUrl;
+let browser;
+let page;
+let paths = new Set();
+const consoleErrors = [];
+
+async function apiJson(path, init = {}) {
+  const res = await fetch(backend.apiUrl + path, {
+    ...init,
+    headers: { "content-type": "application/json", ...(init.headers ?? {}) },
+  });
+  const body = await res.json().catch(() => null);
+  assert.ok(res.ok, `${init.method ?? "GET"} ${path} -> ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** The reason a flow must be skipped: the first endpoint it needs that the backend does not have yet. */
+function missing(...needed) {
+  const gone = needed.filter((p) => !paths.has(p));
+  return gone.length ? `endpoint ${gone.join(", ")} not available in this backend yet` : null;
+}
+
+async function shot(name) {
+  await page.screenshot({ path: artifact(name), fullPage: true });
+}
+
+before(async () => {
+  ensureBuilt();
+  const docsPort = await freePort();
+  docs = await startDocsSite(docsPort);
+  docsUrl = `http://127.0.0.1:${docsPort}/docs/index.html`;
+  backend = await startBackend({ docsPort });
+  const openapi = await apiJson("/openapi.json");
+  paths = new Set(Object.keys(openapi.paths));
+  browser = await launchBrowser();
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: "light" });
+  page = await context.newPage();
+  page.on("dialog", (d) => {
+    consoleErrors.push(`unexpected dialog: ${d.message()}`);
+    void d.dismiss();
+  });
+  page.on("pageerror", (e) => consoleErrors.push(`pageerror: ${e.message}`));
+  page.setDefaultTimeout(15_000);
+});
+
+after(async () => {
+  await browser?.close();
+  await backend?.stop();
+  docs?.close();
+});
+
+test("every route loads and is deep-linkable", async () => {
+  for (const [path, heading] of [["/", "Knowledge base"], ["/search", "Search playground"], ["/projects", "Projects"], ["/mcp", "MCP server"], ["/settings", "Settings"]]) {
+    await page.goto(backend.uiUrl + path);
+    await page.getByRole("heading", { level: 1, name: heading }).waitFor();
+  }
+  await page.goto(backend.uiUrl + "/no/such/page");
+  await page.getByText("Page not found").waitFor();
+  assert.equal(await page.getByTestId("backend-down").count(), 0);
+});
+
+test("crawl a local docs site and watch it finish", { timeout: 180_000 }, async (t) => {
+  const why = missing("/api/knowledge-items/crawl", "/api/knowledge-items");
+  if (why) return t.skip(why);
+  await page.goto(backend.uiUrl + "/");
+  await page.getByRole("button", { name: "+ Add knowledge" }).click();
+  const dialog = page.getByRole("dialog", { name: "Add knowledge" });
+  await dialog.getByLabel("URL").fill(docsUrl);
+  await dialog.getByLabel("Crawl type").selectOption("recursive");
+  await dialog.getByLabel("Max depth").fill("2");
+  await dialog.getByLabel("Max pages").fill("20");
+  await dialog.getByLabel("Tags").fill("widgets, e2e");
+  await dialog.getByRole("button", { name: "Start crawl" }).click();
+  const card = page.getByTestId("progress-card").first();
+  await card.waitFor();
+  await shot("01-knowledge-crawl-progress.png");
+  await page.waitForSelector('[data-testid="progress-card"][data-status="completed"]', { timeout: 150_000 });
+  const source = page.getByTestId("source-card").first();
+  await source.waitFor({ timeout: 20_000 });
+  const pages = Number((await source.getByTestId("page-count").textContent())?.replace(/\D/g, ""));
+  assert.ok(pages >= 3, `expected at least 3 pages, saw ${pages}`);
+  await shot("02-knowledge-base.png");
+});
+
+test("search the crawled docs", { timeout: 60_000 }, async (t) => {
+  const why = missing("/api/rag/query");
+  if (why) return t.skip(why);
+  await page.goto(backend.uiUrl + "/search");
+  await page.getByLabel("Query").fill("how do I install the frobnicator with pip");
+  await page.getByRole("button", { name: "Search", exact: true }).click();
+  const first = page.getByTestId("search-result").first();
+  await first.waitFor();
+  assert.match((await first.textContent()) ?? "", /frobnicat/i);
+  assert.match(page.url(), /[?&]q=how/); // the query is in the URL: deep-linkable
+  await shot("03-search.png");
+});
+
+test("inspect a source: pages, chunks, highlighted code, inert payloads", { timeout: 60_000 }, async (t) => {
+  const why = missing("/api/knowledge-items/{source_id}/pages", "/api/knowledge-items/{source_id}/chunks", "/api/knowledge-items/{source_id}/code-examples");
+  if (why) return t.skip(why);
+  await page.goto(backend.uiUrl + "/");
+  await page.getByTestId("source-card").first().getByRole("button", { name: /^Inspect/ }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByRole("tab", { name: /^Chunks/ }).click();
+  await dialog.getByTestId("chunk").first().waitFor();
+  await dialog.getByRole("tab", { name: /^Code examples/ }).click();
+  await dialog.getByTestId("code-example").first().waitFor();
+  assert.ok((await dialog.locator("code.hljs span[class^='hljs-']").count()) > 0, "code is syntax highlighted");
+  await shot("04-source-inspector-code.png");
+  await dialog.getByRole("tab", { name: /^Pages/ }).click();
+  await dialog.getByRole("button", { name: /Untrusted content notes/ }).click();
+  const content = dialog.getByTestId("page-content");
+  await content.getByText("zorblax").waitFor();
+  assert.equal(await page.locator("a[href^='javascript:' i]").count(), 0, "no javascript: links");
+  assert.equal(await page.locator("#main img").count(), 0, "no injected images");
+  assert.equal(await page.evaluate(() => window.__xss), undefined, "payload did not run");
+  await shot("05-source-inspector-page.png");
+});
+
+test("create a project, move a task on the board, see agent changes live", { timeout: 90_000 }, async (t) => {
+  const why = missing("/api/projects", "/api/projects/{project_id}/tasks", "/api/tasks/{task_id}/move");
+  if (why) return t.skip(why);
+  await page.goto(backend.uiUrl + "/projects");
+  await page.getByRole("button", { name: "+ New project" }).click();
+  await page.getByLabel("Title").fill("E2E Launch");
+  await page.getByLabel("Description").fill("Created by the dashboard end-to-end test");
+  await page.getByRole("button", { name: "Create project" }).click();
+  await page.getByRole("heading", { level: 1, name: "E2E Launch" }).waitFor();
+  const projectId = decodeURIComponent(page.url().split("/projects/")[1]);
+
+  await page.getByRole("button", { name: "Add task to To do" }).click();
+  await page.getByLabel("Title").fill("Write the release notes");
+  await page.getByRole("button", { name: "Create task" }).click();
+  const todo = page.getByTestId("column-todo");
+  await todo.getByText("Write the release notes").waitFor();
+
+  // Drag the task's handle into the Doing column.
+  const handle = page.getByRole("button", { name: "Move task: Write the release notes" });
+  const target = page.getByTestId("column-doing");
+  const from = await handle.boundingBox();
+  const to = await target.boundingBox();
+  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(from.x + 20, from.y + 10, { steps: 5 });
+  await page.mouse.move(to.x + to.width / 2, to.y + 60, { steps: 15 });
+  await page.mouse.up();
+  await target.getByText("Write the release notes").waitFor();
+  let tasks = [];
+  for (let i = 0; i < 40; i++) {
+    tasks = (await apiJson(`/api/projects/${projectId}/tasks`)).tasks;
+    if (tasks[0]?.status === "doing") break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.equal(tasks[0]?.status, "doing", "the move reached the server");
+
+  // A change made by someone else (an agent through MCP uses the same service) shows up without a reload.
+  if (paths.has("/api/tasks")) {
+    await apiJson(`/api/projects/${projectId}/tasks`, { method: "POST", body: JSON.stringify({ title: "Agent wrote this task", status: "review", assignee: "Archon" }) });
+    await page.getByTestId("column-review").getByText("Agent wrote this task").waitFor({ timeout: 15_000 });
+  }
+  await shot("06-project-board.png");
+});
+
+test("save a setting", { timeout: 60_000 }, async (t) => {
+  const why = missing("/api/settings");
+  if (why) return t.skip(why);
+  await page.goto(backend.uiUrl + "/settings");
+  const rate = page.getByLabel("Requests per second per host");
+  await rate.fill("7");
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.getByTestId("settings-saved").waitFor();
+  const body = await apiJson("/api/settings");
+  assert.equal((body.settings ?? body).crawl_per_host_rate, 7);
+  await page.reload();
+  assert.equal(await page.getByLabel("Requests per second per host").inputValue(), "7");
+  await shot("07-settings.png");
+});
+
+test("MCP page shows status, client config and tools", { timeout: 30_000 }, async (t) => {
+  const why = missing("/api/mcp/status", "/api/mcp/config", "/api/mcp/tools");
+  if (why) return t.skip(why);
+  await page.goto(backend.uiUrl + "/mcp");
+  await page.getByTestId("mcp-running").getByText("Running").waitFor();
+  await page.getByTestId("mcp-snippet").waitFor();
+  assert.ok((await page.getByRole("list", { name: "MCP tools" }).getByRole("listitem").count()) > 0);
+  await shot("08-mcp.png");
+});
+
+test("dark theme", async () => {
+  await page.goto(backend.uiUrl + "/");
+  await page.getByRole("button", { name: "Switch to dark theme" }).click();
+  assert.equal(await page.evaluate(() => document.documentElement.classList.contains("dark")), true);
+  await shot("09-knowledge-dark.png");
+  await page.getByRole("button", { name: "Switch to light theme" }).click();
+});
+
+test("no page errors or unexpected dialogs", () => {
+  assert.deepEqual(consoleErrors, []);
+});
+
+test("the banner shows when the backend goes away", { timeout: 60_000 }, async () => {
+  await page.goto(backend.uiUrl + "/projects");
+  await page.getByRole("heading", { level: 1, name: "Projects" }).waitFor();
+  // Point this browser at a port where nothing listens: the banner must appear, and clear once pointed back.
+  const dead = await freePort();
+  await page.evaluate((url) => window.localStorage.setItem("archon.apiUrl", url), `http://127.0.0.1:${dead}`);
+  await page.reload();
+  await page.getByTestId("backend-down").waitFor({ timeout: 20_000 });
+  await shot("10-backend-unreachable.png");
+  await page.evaluate(() => window.localStorage.removeItem("archon.apiUrl"));
+  await page.reload();
+  await page.getByRole("heading", { level: 1, name: "Projects" }).waitFor();
+  await page.getByTestId("backend-down").waitFor({ state: "detached", timeout: 20_000 });
+});

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     concurrent_crawl_limit: int = Field(3, ge=1, le=64, validation_alias=_env("CONCURRENT_CRAWL_LIMIT"))
     crawl_allowed_hosts: CsvList = Field(default_factory=list, validation_alias=_env("ARCHON_CRAWL_ALLOWED_HOSTS"))
     run_worker: bool = Field(True, validation_alias=_env("ARCHON_RUN_WORKER"))
+    upload_max_files: int = Field(20, ge=1, le=1000, validation_alias=_env("ARCHON_UPLOAD_MAX_FILES"))
+    convert_memory_mb: int = Field(1024, ge=128, le=65536, validation_alias=_env("ARCHON_CONVERT_MEMORY_MB"))
+    convert_timeout_seconds: int = Field(120, ge=1, le=3600, validation_alias=_env("ARCHON_CONVERT_TIMEOUT"))
 
     # --- embeddings --------------------------------------------------------------
     embedding_provider: Literal["local", "openai", "hash"] = Field(

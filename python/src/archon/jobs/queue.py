@@ -15,13 +15,36 @@ from archon.jobs.tasks import blueprint
 log = logging.getLogger(__name__)
 
 
+_namespaced = False
+
+
+def _load_tasks(app: procrastinate.App) -> None:
+    """Register the blueprint's tasks on `app`.
+
+    procrastinate's add_tasks_from renames the blueprint's tasks in place, so a second JobQueue in one
+    process (tests, or a CLI command after a server) would get `archon:archon:...`; later apps reuse
+    the already-namespaced tasks instead.
+    """
+    global _namespaced
+    if not _namespaced:
+        app.add_tasks_from(blueprint, namespace="archon")
+        _namespaced = True
+        return
+    app.tasks.update(blueprint.tasks)
+    for task in set(blueprint.tasks.values()):
+        task.blueprint = app  # deferring through a task object uses the newest queue
+    for periodic in blueprint.periodic_registry.periodic_tasks.values():
+        app.periodic_registry.register_task(task=periodic.task, cron=periodic.cron, periodic_id=periodic.periodic_id,
+                                            configure_kwargs=periodic.configure_kwargs)
+
+
 class JobQueue:
     """Defers jobs and, when asked, runs a worker inside this process."""
 
     def __init__(self, conninfo: str, *, pool_max: int = 4) -> None:
         connector = procrastinate.PsycopgConnector(conninfo=conninfo, min_size=1, max_size=pool_max)
         self.app = procrastinate.App(connector=connector)
-        self.app.add_tasks_from(blueprint, namespace="archon")
+        _load_tasks(self.app)
         self._worker: asyncio.Task[None] | None = None
 
     async def open(self) -> None:

@@ -21,7 +21,12 @@ The frobnicator rotates quasar widgets with the `frob_rotate` call.
 from frob import frob_rotate
 
 def spin(widget):
+    # Rotate a quasar widget a quarter turn, clockwise.
     return frob_rotate(widget, degrees=90, clockwise=True)
+
+
+def spin_all(widgets):
+    return [spin(w) for w in widgets]
 ```
 """
 

@@ -49,12 +49,12 @@ class ResourceProvider:
                      description=f"Knowledge source ({s.source_type}, {s.page_count} pages): {s.url or ''}".strip())
             for s in (await SearchService(runtime).sources())[:LIST_LIMIT]
         ]
-        projects = (await ProjectService(runtime.db).list(limit=PROJECTS_SCANNED)).projects
+        projects = (await ProjectService(runtime.db).list_projects(limit=PROJECTS_SCANNED)).projects
         documents = DocumentService(runtime.db)
         for project in projects:
             if len(resources) >= LIST_LIMIT:
                 break
-            for doc in await documents.list(project.id):
+            for doc in await documents.list_documents(project.id):
                 resources.append(Resource(
                     uri=DOCUMENT_URI.format(project_id=project.id, document_id=doc.id), name=doc.title,
                     title=doc.title, mime_type="text/markdown",

@@ -51,6 +51,7 @@ class ArchonMCPServer(MCPServer):
         self.holder = holder
         self.archon_settings = settings
         self.listener: McpListener | None = None
+        self.watcher: KnowledgeWatcher | None = None  # the running HTTP app's NOTIFY listener
         self.http_started_at: float | None = None
         self._advertise_resource_list_changes()
         registry = ToolRegistry(holder)
@@ -120,7 +121,8 @@ def build_mcp_http_app(server: MCPServer, settings: Settings, holder: RuntimeHol
                 server.http_started_at = time.time()
                 server.activity.add("INFO", f"MCP HTTP transports serving on port {settings.mcp_port}")
             try:
-                if watcher is not None:
+                if watcher is not None and isinstance(server, ArchonMCPServer):
+                    server.watcher = watcher
                     async with watcher.running():
                         yield
                 else:

@@ -85,7 +85,7 @@ def register(registry: ToolRegistry) -> None:
 
         Returns ids and titles without content; use get_document to read one.
         """
-        docs = await service().list(project_id, document_type=document_type, q=query)
+        docs = await service().list_documents(project_id, document_type=document_type, q=query)
         return DocumentList(project_id=project_id, count=len(docs), documents=[_summary(d) for d in docs])
 
     @registry.tool(family="tasks", title="Get a document", read_only=True)

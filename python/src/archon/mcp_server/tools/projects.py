@@ -57,7 +57,7 @@ def register(registry: ToolRegistry) -> None:
 
         Use it to find the project_id that list_tasks, create_task and the document tools need.
         """
-        page = await service().list(limit=limit, offset=offset)
+        page = await service().list_projects(limit=limit, offset=offset)
         items = [ProjectSummary(id=p.id, title=p.title, description=clip(p.description, SUMMARY_DESCRIPTION),
                                 github_repo=p.github_repo, pinned=p.pinned, task_counts=p.task_counts,
                                 updated_at=p.updated_at) for p in page.projects]

@@ -76,7 +76,7 @@ def register(registry: ToolRegistry) -> None:
                                  "offset": offset, "include_closed": include_done}
         if status is not None:
             query["status"] = [status]
-        page = await service().list({k: v for k, v in query.items() if v is not None})
+        page = await service().list_tasks({k: v for k, v in query.items() if v is not None})
         more = offset + len(page.tasks) < page.total
         return TaskPage(tasks=[_summary(t) for t in page.tasks], total=page.total, limit=limit, offset=offset,
                         next_offset=offset + len(page.tasks) if more else None)

@@ -53,6 +53,8 @@ async def test_task_list_filters(client: httpx.AsyncClient) -> None:
     assert [t["status"] for t in multi.json()["tasks"]] == ["todo", "done"]
     paged = (await client.get("/api/tasks", params={"limit": 2, "offset": 1})).json()
     assert paged["total"] == 4 and len(paged["tasks"]) == 2
+    past_end = (await client.get("/api/tasks", params={"offset": 50})).json()
+    assert (past_end["total"], past_end["tasks"]) == (4, [])
     light = (await client.get("/api/tasks", params={"exclude_large_fields": True})).json()["tasks"]
     assert all(t["description"] == "" for t in light)
 

@@ -26,7 +26,7 @@ VersionNumber = Annotated[int, Path(ge=1, le=2_000_000_000)]
 async def list_documents(project_id: UUID, service: DocumentServiceDep, include_content: bool = False,
                          document_type: DocumentType | None = None, q: str | None = None) -> list[Document]:
     """The project's documents, newest change first; `content` only with `include_content=true`."""
-    return await service.list(project_id, include_content=include_content, document_type=document_type, q=q)
+    return await service.list_documents(project_id, include_content=include_content, document_type=document_type, q=q)
 
 
 @router.post("", response_model=Document, status_code=201)

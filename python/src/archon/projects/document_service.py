@@ -35,7 +35,7 @@ class DocumentService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def list(self, project_id: UUID | str, *, include_content: bool = False,
+    async def list_documents(self, project_id: UUID | str, *, include_content: bool = False,
                    document_type: DocumentType | None = None, q: str | None = None) -> list[Document]:
         """The project's documents, most recently changed first (`content` is null unless asked)."""
         pid = parse_id(project_id, "project_id")

@@ -36,7 +36,7 @@ class ProjectService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def list(self, *, include_archived: bool = False, limit: int = 100, offset: int = 0) -> ProjectList:
+    async def list_projects(self, *, include_archived: bool = False, limit: int = 100, offset: int = 0) -> ProjectList:
         """Projects, pinned first then most recently updated, each with per-status task counts.
 
         Status counts leave archived tasks out unless `include_archived`; `archived` counts them always.
@@ -88,6 +88,8 @@ class ProjectService:
         """
         pid = parse_id(project_id, "project_id")
         async with self.db.transaction() as conn:
+            # Same lock order as task changes (advisory lock, then rows): a concurrent task create cannot deadlock.
+            await repo.lock_project(conn, pid)
             project = await repo.get_project(conn, pid, for_update=True)
             if project is None:
                 raise NotFound(f"project {pid} not found")
@@ -98,7 +100,6 @@ class ProjectService:
                     f"{counts['documents']} documents; repeat with confirm=true",
                     detail={"would_delete": counts},
                 )
-            await repo.lock_project(conn, pid)
             await repo.delete_project(conn, pid)
             await repo.publish(conn, pid, "project_deleted", pid)
         return ProjectDeleted(project_id=pid, title=project["title"], **counts)

@@ -40,7 +40,7 @@ async def list_projects(service: ProjectServiceDep, include_archived: bool = Fal
                         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                         offset: Annotated[int, Query(ge=0)] = 0) -> ProjectList:
     """Projects (pinned first) with per-status task counts; `include_archived` counts archived tasks too."""
-    return await service.list(include_archived=include_archived, limit=limit, offset=offset)
+    return await service.list_projects(include_archived=include_archived, limit=limit, offset=offset)
 
 
 @router.post("/projects", response_model=Project, status_code=201)
@@ -109,19 +109,30 @@ async def project_stream(websocket: WebSocket, project_id: str) -> None:
         await websocket.send_json({"type": "error", "data": {"error": exc.message}})
         await websocket.close(code=4404 if exc.status == 404 else 4422, reason=exc.message[:120])
         return
-    async with events.subscribe(pid) as outbox:
-        await websocket.send_json({"type": "subscribed", "data": {"project_id": str(pid)}})
-        sender = asyncio.create_task(_send_events(websocket, outbox))
-        receiver = asyncio.create_task(_drain(websocket))
-        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (sender, receiver):
-            task.cancel()
-            # A send to a client that just went away fails; that is the normal end of a stream.
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, OSError):
-                await task
+    try:
+        async with events.subscribe(pid) as outbox:
+            await websocket.send_json({"type": "subscribed", "data": {"project_id": str(pid)}})
+            await _stream(websocket, outbox)
+    except TimeoutError:  # the LISTEN connection is not up (database unreachable)
+        log.warning("project stream for %s refused: event listener unavailable", pid)
+        await websocket.send_json({"type": "error", "data": {"error": "event stream unavailable; retry shortly"}})
+        await websocket.close(code=1011, reason="event stream unavailable")
+        return
     if websocket.client_state == WebSocketState.CONNECTED:
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):
             await websocket.close(code=1000)
+
+
+async def _stream(websocket: WebSocket, outbox: Outbox) -> None:
+    """Send events until the client leaves or the stream ends; whichever side ends first stops the other."""
+    sender = asyncio.create_task(_send_events(websocket, outbox))
+    receiver = asyncio.create_task(_drain(websocket))
+    await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (sender, receiver):
+        task.cancel()
+        # A send to a client that just went away fails; that is the normal end of a stream.
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, OSError):
+            await task
 
 
 async def _send_events(websocket: WebSocket, outbox: Outbox) -> None:

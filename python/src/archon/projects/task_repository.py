@@ -179,5 +179,11 @@ async def list_tasks(conn: Connection, f: dict[str, Any]) -> tuple[list[dict[str
             LIMIT %(limit)s OFFSET %(offset)s""",
         params,
     )).fetchall()
-    total = int(rows[0]["total"]) if rows else 0
+    if rows:
+        total = int(rows[0]["total"])
+    else:  # past the last page: the window count is not there, ask for it
+        params.pop("limit"), params.pop("offset")
+        row = await (await conn.execute(
+            f"SELECT count(*) AS n FROM archon_tasks WHERE {' AND '.join(where)}", params)).fetchone()
+        total = int(row["n"]) if row else 0
     return [{k: v for k, v in r.items() if k != "total"} for r in rows], total

@@ -38,13 +38,13 @@ FiltersDep = Annotated[TaskFilters, Query()]
 @router.get("/tasks", response_model=TaskList)
 async def list_tasks(service: TaskServiceDep, filters: FiltersDep) -> TaskList:
     """Tasks across projects (or one with `project_id`), filtered; `q` searches title/description/feature."""
-    return await service.list(filters.model_dump())
+    return await service.list_tasks(filters.model_dump())
 
 
 @router.get("/projects/{project_id}/tasks", response_model=TaskList)
 async def list_project_tasks(project_id: UUID, service: TaskServiceDep, filters: FiltersDep) -> TaskList:
     """The project's tasks in board order (404 if the project is unknown)."""
-    return await service.list({**filters.model_dump(), "project_id": project_id})
+    return await service.list_tasks({**filters.model_dump(), "project_id": project_id})
 
 
 @router.post("/tasks", response_model=Task, status_code=201)

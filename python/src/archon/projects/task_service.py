@@ -43,7 +43,7 @@ class TaskService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def list(self, query: TaskQuery | Mapping[str, Any] | None = None) -> TaskList:
+    async def list_tasks(self, query: TaskQuery | Mapping[str, Any] | None = None) -> TaskList:
         """Tasks matching the filters, in board order (status, then position); archived ones only if asked."""
         q = coerce(TaskQuery, query or {})
         async with self.db.connection() as conn:

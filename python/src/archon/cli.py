@@ -172,9 +172,25 @@ def ingest(paths: Annotated[list[str], typer.Argument(help="Files or folders to 
 
 
 @app.command()
-def search(query: Annotated[str, typer.Argument(help="What to look for.")]) -> None:
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only this source id (repeatable).")] = None,
+    mode: Annotated[str, typer.Option("--mode", "-m", help="hybrid, vector or keyword.")] = "hybrid",
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many results (1-50).")] = 5,
+    pages: Annotated[bool, typer.Option("--pages", help="One result per page.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw response as JSON.")] = False,
+) -> None:
     """Search the knowledge base and print ranked results."""
-    raise _fail("search is not available in this build yet")
+    from archon.knowledge.search_cli import run_search
+
+    settings = load_settings(run_worker=False)
+    _setup(settings, stream=sys.stderr)
+    try:
+        output = asyncio.run(run_search(settings, query, sources=source or [], mode=mode,  # type: ignore[arg-type]
+                                        limit=limit, return_mode="pages" if pages else "chunks", as_json=as_json))
+    except ArchonError as exc:
+        raise _fail(exc.message, 1) from None
+    typer.echo(output)
 
 
 from archon.settings.cli import credentials_app  # noqa: E402 - its commands import cli helpers lazily

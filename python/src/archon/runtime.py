@@ -86,6 +86,10 @@ class Runtime:
                 await asyncio.to_thread(embedded.stop)
             raise
         runtime = cls(settings=settings, db=db, queue=queue, embedder=create_embedder(settings), embedded=embedded)
+        # After a model switch the active model may differ from the environment's: embed with the active one.
+        from archon.settings.embedders import sync_active_embedder
+
+        await sync_active_embedder(runtime)
         if settings.run_worker if run_worker is None else run_worker:
             queue.start_worker(runtime, concurrency=settings.concurrent_crawl_limit,
                                grace_seconds=settings.shutdown_grace_seconds)

@@ -6,10 +6,11 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from archon.knowledge.embedding_models import EmbeddingModelRepository
+from archon.knowledge.embeddings import EmbeddingError
 from archon.settings.embedders import EmbedderRegistry, build_embedder, native_dimensions
 from archon.settings.reembed import JOB_KIND, ReembedService
 from archon.settings.schemas import EMBEDDING_FIELDS, RagSettings
-from archon.settings.service import RuntimeSettingsService
+from archon.settings.service import RuntimeSettingsService, invalid_settings
 
 if TYPE_CHECKING:
     from archon.runtime import Runtime
@@ -49,9 +50,18 @@ class SettingsManager:
     async def _check_embedder(self, rag: RagSettings) -> None:
         """Build the embedder the new settings describe and learn its size: fails now, not in a job."""
         key = await self.registry.api_key(rag.embedding_api_key_name) if rag.embedding_provider == "openai" else None
-        embedder = build_embedder(self.runtime.settings, provider=rag.embedding_provider, model=rag.embedding_model,
-                                  dimensions=rag.embedding_dimensions, base_url=rag.embedding_base_url, api_key=key)
-        await native_dimensions(embedder)
+        try:
+            if rag.embedding_provider == "local":
+                # Loading torch here would stall the request for seconds; checking the files are there is enough.
+                from archon.knowledge.embeddings.local import _model_path
+
+                _model_path(rag.embedding_model)
+            embedder = build_embedder(self.runtime.settings, provider=rag.embedding_provider,
+                                      model=rag.embedding_model, dimensions=rag.embedding_dimensions,
+                                      base_url=rag.embedding_base_url, api_key=key)
+            await native_dimensions(embedder)
+        except EmbeddingError as exc:
+            raise invalid_settings([{"field": "embedding_model", "message": exc.message}]) from None
 
     async def update(self, patch: dict[str, Any]) -> dict[str, Any]:
         """Apply a partial change (422 names bad fields); a new embedding model starts a re-embed job."""

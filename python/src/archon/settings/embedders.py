@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 
 from archon.config import Settings
+from archon.errors import ArchonError
 from archon.knowledge.embedding_models import EmbeddingModelRepository
 from archon.knowledge.embeddings import Embedder, EmbeddingError, create_embedder
 from archon.knowledge.models import EmbeddingModel
@@ -166,3 +167,21 @@ class EmbedderRegistry:
         # Keep the runtime's default embedder (used by /health and older callers) on the active model.
         self.runtime.embedder = embedder
         return model, embedder
+
+
+async def sync_active_embedder(runtime: Runtime) -> None:
+    """Point `runtime.embedder` at the active model's embedder (start-up, after a switch); keeps it on failure."""
+    registry = EmbedderRegistry(runtime)
+    model = await registry.models.active()
+    if model is None:
+        return
+    try:
+        embedder = await registry.for_model(model)
+    except ArchonError as exc:
+        log.warning("cannot build the embedder of the active model %s/%s: %s", model.provider, model.model,
+                    exc.message)
+        return
+    if (embedder.provider, embedder.model) != (runtime.embedder.provider, runtime.embedder.model):
+        log.info("embedding with the active model %s/%s (%d dimensions)", model.provider, model.model,
+                 model.dimensions)
+    runtime.embedder = embedder

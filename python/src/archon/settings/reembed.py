@@ -116,6 +116,7 @@ class ReembedService:
         previous = await self.models.active()
         await self.models.activate(model.id)
         self.registry.invalidate()
+        self.runtime.embedder = embedder  # this process's ingestion now writes the new model's vectors
         await reporter.update(status="activated", percentage=99.5,
                               log=f"search now uses {model.provider}/{model.model}")
         for kind in (CHUNKS, CODE):  # stragglers written under the old model during the switch

@@ -42,15 +42,17 @@ class RagSettings(BaseModel):
     chat_base_url: str | None = None
     # --- RAG strategy -------------------------------------------------------------------------------
     use_hybrid_search: bool = True
-    fusion_k: int = Field(60, ge=1, le=1000, description="Reciprocal rank fusion constant")
+    fusion_k: float = Field(60.0, gt=0, le=1000, description="Reciprocal rank fusion constant")
     fusion_vector_weight: float = Field(1.0, ge=0.0, le=10.0)
     fusion_keyword_weight: float = Field(1.0, ge=0.0, le=10.0)
+    fusion_heading_weight: float = Field(0.0, ge=0.0, le=10.0, description="Extra weight of heading/title hits")
     use_reranking: bool = False
     use_contextual_embeddings: bool = False
     extract_code_examples: bool = True
     # --- chunking (in the embedding model's word pieces) --------------------------------------------
-    chunk_size: int = Field(220, ge=32, le=8192)
-    chunk_overlap: int = Field(24, ge=0, le=2048)
+    chunk_size: int | None = Field(None, ge=32, le=8192,
+                                   description="Target chunk size; None = 80% of the model's window, at most 400")
+    chunk_overlap: int = Field(30, ge=0, le=2048)
     # --- crawling -----------------------------------------------------------------------------------
     crawl_concurrency: int = Field(8, ge=1, le=64, description="Pages in flight per crawl")
     crawl_per_host_rate: float = Field(5.0, gt=0.0, le=1000.0, description="Requests per second per host")
@@ -77,8 +79,9 @@ class RagSettings(BaseModel):
     @classmethod
     def _overlap_below_size(cls, value: int, info: ValidationInfo) -> int:
         size = info.data.get("chunk_size")
-        if size is not None and value >= size:
-            raise ValueError(f"must be smaller than chunk_size ({size})")
+        if value >= (size or 64):  # the automatic size is never below 64
+            raise ValueError(f"must be smaller than chunk_size ({size})" if size else
+                             "must be smaller than 64 while chunk_size is automatic")
         return value
 
     @field_validator("fusion_keyword_weight")
@@ -96,9 +99,22 @@ class RagSettings(BaseModel):
 EMBEDDING_FIELDS = frozenset({"embedding_provider", "embedding_model", "embedding_dimensions", "embedding_base_url"})
 
 
+# Runtime settings whose environment default lives under another name in `Settings`.
+ENV_NAMES = {
+    "fusion_k": "search_rrf_k",
+    "fusion_vector_weight": "search_vector_weight",
+    "fusion_keyword_weight": "search_keyword_weight",
+    "fusion_heading_weight": "search_heading_weight",
+    "use_reranking": "rerank_default",
+}
+
+
 def defaults_from(settings: Settings) -> dict[str, Any]:
     """Defaults from the environment: every RagSettings field that `Settings` also has (same name)."""
     values = {name: getattr(settings, name) for name in RagSettings.model_fields if name in Settings.model_fields}
+    for name, env_field in ENV_NAMES.items():
+        if env_field in Settings.model_fields:
+            values[name] = getattr(settings, env_field)
     if values.get("embedding_provider") == "hash" and values.get("embedding_model") == "all-MiniLM-L6-v2":
         values["embedding_model"] = "hash-v1"  # what the factory calls the hashing model
     return values

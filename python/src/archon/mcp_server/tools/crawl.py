@@ -1,13 +1,46 @@
 """Crawl tools: start a crawl of a documentation site and follow its progress."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
+from archon.errors import Invalid
 from archon.jobs.service import JobService
+from archon.knowledge.crawling.schemas import CrawlRequest
+from archon.knowledge.crawling.service import CrawlService
 from archon.mcp_server.toolkit import ToolRegistry
 
 LOG_LINES = 5
+
+
+class CrawlOptions(BaseModel):
+    """How to crawl; every field is optional."""
+
+    crawl_type: Literal["auto", "single", "sitemap", "llms_txt", "recursive"] = Field(
+        "auto", description="auto tries llms.txt, then sitemap.xml, then follows links; single = this page only.")
+    max_depth: int = Field(2, ge=0, le=10, description="Link depth when following links (0 = the page only).")
+    max_pages: int = Field(100, ge=1, le=10_000, description="Stop after this many pages.")
+    include_patterns: list[str] = Field(default_factory=list, description="Only URLs matching these globs.")
+    exclude_patterns: list[str] = Field(default_factory=list, description="Skip URLs matching these globs.")
+    same_path_prefix: bool = Field(False, description="Only follow links under the URL's directory.")
+    knowledge_type: Literal["technical", "business", "general"] = "technical"
+    tags: list[str] = Field(default_factory=list, description="Up to 10 labels for the source.")
+    render: Literal["auto", "http", "browser"] = Field("auto", description="browser for JavaScript-only sites.")
+
+
+class CrawlStartedResult(BaseModel):
+    progress_id: str
+    source_id: str
+    status: str
+    next_step: str
+
+
+def _request(url: str, options: CrawlOptions) -> CrawlRequest:
+    try:
+        return CrawlRequest.model_validate({"url": url, **options.model_dump()})
+    except ValidationError as exc:
+        fields = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'options'}: {e['msg']}" for e in exc.errors())
+        raise Invalid(f"invalid crawl request: {fields}") from None
 
 
 class CrawlStatus(BaseModel):
@@ -46,6 +79,23 @@ def crawl_status(data: dict[str, Any], *, finished: bool) -> CrawlStatus:
 
 
 def register(registry: ToolRegistry) -> None:
+    @registry.tool(family="knowledge", title="Crawl a URL", open_world=True)
+    async def crawl_url(
+        url: Annotated[str, Field(description="The documentation site or page to index (http or https).")],
+        options: Annotated[CrawlOptions | None, Field(description="Crawl type, depth, page limit, patterns, tags.")]
+        = None,
+    ) -> CrawlStartedResult:
+        """Start indexing a documentation site into Archon's knowledge base; returns at once with a progress_id.
+
+        Use it when the user wants docs available for search. Crawling runs in the background: poll
+        get_crawl_status(progress_id) until finished, then use search_knowledge. Private and local addresses
+        are refused unless the operator allowed them.
+        """
+        started = await CrawlService(registry.runtime()).start_crawl(_request(url, options or CrawlOptions()))
+        return CrawlStartedResult(progress_id=started.progressId, source_id=started.sourceId, status="queued",
+                                  next_step=f"Call get_crawl_status(progress_id={started.progressId!r}) every few "
+                                            "seconds until finished.")
+
     @registry.tool(family="knowledge", title="Get crawl status", read_only=True)
     async def get_crawl_status(
         progress_id: Annotated[str, Field(description="The progress_id returned by crawl_url.")],

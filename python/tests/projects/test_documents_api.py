@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 
+from archon.errors import NotFound
 from tests.projects.conftest import make_project
 
 
@@ -92,3 +94,15 @@ async def test_document_errors(client: httpx.AsyncClient) -> None:
     malformed = await client.get(f"/api/projects/{pid}/docs/xyz")
     assert malformed.status_code == 422 and "doc_id" in malformed.json()["error"]
     assert (await client.delete(f"/api/projects/{pid}/docs/{uuid.uuid4()}")).status_code == 404
+
+
+async def test_document_find_by_id_alone(client: httpx.AsyncClient, app: object) -> None:
+    from archon.projects.service import DocumentService
+
+    pid = (await make_project(client))["id"]
+    doc = (await client.post(f"/api/projects/{pid}/docs", json={"title": "Guide", "content": "body"})).json()
+    service = DocumentService(app.state.runtime.db)  # type: ignore[attr-defined]
+    found = await service.find(doc["id"])
+    assert (str(found.project_id), found.content) == (pid, "body")
+    with pytest.raises(NotFound):
+        await service.find(uuid.uuid4())

@@ -45,7 +45,8 @@ class StubProvider:
         return None
 
     async def models(self, request: Request) -> JSONResponse:
-        return self._auth(request) or JSONResponse({"object": "list", "data": [{"id": "stub-embed", "object": "model"}]})
+        models = {"object": "list", "data": [{"id": "stub-embed", "object": "model"}]}
+        return self._auth(request) or JSONResponse(models)
 
     async def embeddings(self, request: Request) -> JSONResponse:
         denied = self._auth(request)

@@ -15,7 +15,6 @@ from pgvector import Vector
 
 from archon.config import Settings
 from archon.knowledge.embedding_models import EmbeddingModelRepository
-from archon.knowledge.embeddings.hashing import HashingEmbedder
 from archon.knowledge.models import ChunkInput, CodeExampleInput, PageInput
 from archon.knowledge.repository import KnowledgeRepository
 from archon.runtime import Runtime

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import httpx
+
 from archon.runtime import Runtime
 from archon.settings.schemas import RagSettings
 from archon.settings.service import CACHE_TTL_SECONDS, RuntimeSettingsService

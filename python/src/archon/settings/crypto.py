@@ -24,7 +24,7 @@ KEY_FILE_NAME = "encryption.key"
 _OWNER_ONLY = 0o600
 
 
-class DecryptionFailed(Exception):  # noqa: N818 - reads as what happened
+class DecryptionFailed(Exception):
     """A stored token does not decrypt with any configured key (the message never holds the token)."""
 
 

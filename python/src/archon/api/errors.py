@@ -22,7 +22,8 @@ def error_body(error: str, detail: Any = None) -> dict[str, Any]:
 
 
 def _field(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    # Only the first element names where the value came from; a field may itself be called "query".
+    parts = [str(p) for p in (loc[1:] if loc and loc[0] in ("body", "query", "path", "header", "form") else loc)]
     return ".".join(parts) or "request"
 
 

@@ -42,7 +42,7 @@ def test_base_images_are_pinned_and_the_final_user_is_not_root(path: Path) -> No
     for ins in instructions:
         if ins.keyword == "FROM":
             image = ins.args.split()[0]
-            name, _, tag = image.partition(":")
+            _, _, tag = image.partition(":")
             assert tag and tag != "latest" and re.match(r"\d+(\.\d+)?-", tag), f"pin {image} to a version tag"
     users = [i.args for i in final_stage(instructions) if i.keyword == "USER"]
     assert users, f"{path}: the final stage must switch to a non-root USER"

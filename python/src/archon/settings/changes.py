@@ -59,6 +59,8 @@ class SettingsManager:
             embedder = build_embedder(self.runtime.settings, provider=rag.embedding_provider,
                                       model=rag.embedding_model, dimensions=rag.embedding_dimensions,
                                       base_url=rag.embedding_base_url, api_key=key)
+            if rag.embedding_provider == "openai":
+                await embedder.embed(["ok"])  # a real call: a wrong key, model or URL fails here, not in the job
             await native_dimensions(embedder)
         except EmbeddingError as exc:
             raise invalid_settings([{"field": "embedding_model", "message": exc.message}]) from None

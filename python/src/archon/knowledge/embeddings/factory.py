@@ -17,4 +17,11 @@ def create_embedder(settings: Settings) -> Embedder:
 
         model = settings.embedding_model if settings.embedding_model != "all-MiniLM-L6-v2" else "hash-v1"
         return HashingEmbedder(model, settings.embedding_dimensions or 384)
+    if settings.embedding_provider == "openai":
+        from archon.knowledge.embeddings.openai import OpenAIEmbedder
+
+        model = settings.embedding_model if settings.embedding_model != "all-MiniLM-L6-v2" else "text-embedding-3-small"
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key is not None else None
+        return OpenAIEmbedder(model, api_key=key, base_url=settings.embedding_base_url,
+                              dimensions=settings.embedding_dimensions)
     raise EmbeddingError(f"embedding provider {settings.embedding_provider!r} is not available yet")

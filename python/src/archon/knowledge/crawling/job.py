@@ -255,6 +255,7 @@ class CrawlJob:
             await self._enqueue(links, depth + 1, robots)
         if not made.markdown.strip():
             return None
+        await self.reporter.raise_if_cancelled()  # nothing is written once a stop was requested
         indexed = await self.pipeline.index_document(
             self.source_id, url=canonicalize(result.final_url), markdown=made.markdown, title=made.title,
             etag=result.etag, last_modified=result.last_modified,

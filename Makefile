@@ -9,6 +9,7 @@ PIP := $(VENV)/bin/pip
 LOCK := python/requirements.lock
 STAMP := $(VENV)/.installed
 UI := archon-ui-main
+INSPECTOR := python/tests/mcp_server/inspector
 APT_PACKAGES := chromium
 # torch's CPU build (this pin is served from the machine's wheel cache; a bare `torch` pulls CUDA).
 TORCH := torch==2.13.0
@@ -17,7 +18,7 @@ export CRAWL4AI_NO_CLOUD_NOTICE := 1
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export HF_HUB_OFFLINE := 1
 
-.PHONY: help install install-system install-python install-ui run test test-python test-ui lint lock bench test-reliability clean
+.PHONY: help install install-system install-python install-ui install-mcp-inspector run test test-python test-ui lint lock bench test-reliability clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -48,10 +49,13 @@ install-ui: ## Dashboard: npm packages and the production build
 	  if [ ! -f $(UI)/dist/index.html ] || [ -n "$$(find $(UI)/src $(UI)/index.html $(UI)/package.json -newer $(UI)/dist/index.html 2>/dev/null | head -1)" ]; then (cd $(UI) && npm run build --silent); fi; \
 	fi
 
+install-mcp-inspector: ## MCP Inspector CLI (pinned, a third-party MCP client the test suite drives)
+	@if [ ! -d $(INSPECTOR)/node_modules ] || [ $(INSPECTOR)/package-lock.json -nt $(INSPECTOR)/node_modules/.package-lock.json ]; then (cd $(INSPECTOR) && npm ci --no-audit --no-fund --loglevel=error); fi
+
 run: install ## Start Archon: API :8080, MCP :8051, dashboard :3737, embedded Postgres, local embeddings
 	$(VENV)/bin/archon serve
 
-test: install test-python test-ui ## Install what is missing and run the whole suite
+test: install install-mcp-inspector test-python test-ui ## Install what is missing and run the whole suite
 
 test-python:
 	cd python && .venv/bin/pytest -q

@@ -60,6 +60,14 @@ async def test_credentials_short_secret_reveals_no_suffix(api: httpx.AsyncClient
     assert response.json()["last4"] is None and response.json()["has_value"] is True
 
 
+async def test_credentials_pasted_whitespace_is_stripped(api: httpx.AsyncClient, app: object) -> None:
+    from archon.settings.credentials import CredentialService
+
+    response = await api.post("/api/credentials", json={"key": "OPENAI_API_KEY", "value": f"  {CANARY}\n"})
+    assert response.status_code == 201 and response.json()["last4"] == CANARY[-4:]
+    assert await CredentialService(app.state.runtime).secret("OPENAI_API_KEY") == CANARY  # type: ignore[attr-defined]
+
+
 async def test_credentials_put_creates_missing_key_with_value(api: httpx.AsyncClient) -> None:
     response = await api.put("/api/credentials/GOOGLE_API_KEY", json={"value": CANARY, "category": "api_keys"})
     assert response.status_code == 200
@@ -82,6 +90,7 @@ async def test_credentials_invalid_input_names_the_field_without_echo(api: httpx
         ({"key": "A" * 65, "value": CANARY}, "key"),
         ({"key": "OPENAI_API_KEY", "value": CANARY * 200}, "value"),
         ({"key": "OPENAI_API_KEY", "value": ""}, "value"),
+        ({"key": "OPENAI_API_KEY", "value": " \n\t "}, "value"),
         ({"key": "OPENAI_API_KEY", "value": CANARY, "category": "API KEYS"}, "category"),
         ({"key": "OPENAI_API_KEY", "value": CANARY, "extra": CANARY}, "extra"),
         ({"value": CANARY}, "key"),

@@ -58,6 +58,7 @@ INVALID: list[tuple[dict[str, object], str]] = [
     ({"chunk_overlap": 500}, "chunk_overlap"),  # >= chunk_size (220)
     ({"embedding_provider": "cohere"}, "embedding_provider"),
     ({"embedding_base_url": "ftp://example.com"}, "embedding_base_url"),
+    ({"embedding_base_url": "https://user:secret@example.com/v1"}, "embedding_base_url"),
     ({"embedding_dimensions": 3}, "embedding_dimensions"),
     ({"fusion_vector_weight": 0, "fusion_keyword_weight": 0}, "fusion_keyword_weight"),
     ({"default_render_mode": "chrome"}, "default_render_mode"),

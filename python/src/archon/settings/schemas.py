@@ -20,6 +20,9 @@ def _http_url(value: str | None) -> str | None:
         return None
     if not value.startswith(("http://", "https://")) or len(value) > 2048 or any(c.isspace() for c in value):
         raise ValueError("must be an http:// or https:// URL")
+    if "@" in value.split("://", 1)[1].split("/", 1)[0]:
+        # Settings are readable by every API client; secrets belong in credentials (encrypted, masked).
+        raise ValueError("must not contain a user name or password; store the key as a credential")
     return value.rstrip("/")
 
 
@@ -128,6 +131,23 @@ class CredentialCreate(BaseModel):
     category: str = Field("api_keys", pattern=r"^[a-z][a-z0-9_]{0,31}$")
     description: str = Field("", max_length=500)
 
+    @field_validator("value")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        stripped = _strip_secret(value)
+        assert stripped is not None
+        return stripped
+
+
+def _strip_secret(value: str | None) -> str | None:
+    # A key pasted with a trailing newline or space would fail at the provider for no visible reason.
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty or only whitespace")
+    return value
+
 
 class CredentialUpdate(BaseModel):
     """PUT body: any subset; `value` replaces the secret."""
@@ -137,6 +157,11 @@ class CredentialUpdate(BaseModel):
     value: str | None = Field(None, min_length=1, max_length=MAX_SECRET_LENGTH, repr=False)
     category: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]{0,31}$")
     description: str | None = Field(None, max_length=500)
+
+    @field_validator("value")
+    @classmethod
+    def _strip(cls, value: str | None) -> str | None:
+        return _strip_secret(value)
 
 
 class CredentialView(BaseModel):

@@ -18,7 +18,7 @@ export CRAWL4AI_NO_CLOUD_NOTICE := 1
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export HF_HUB_OFFLINE := 1
 
-.PHONY: help install install-system install-python install-ui install-mcp-inspector run test test-python test-ui lint lock bench test-reliability clean
+.PHONY: help install install-system install-python install-ui install-mcp-inspector run test test-python test-ui lint lock bench test-reliability docs clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ test-ui:
 
 lint: install-python ## ruff and mypy
 	cd python && .venv/bin/ruff check src tests && .venv/bin/mypy
+
+docs: install-python ## Regenerate docs/api.md (REST, from OpenAPI) and docs/cli.md (from the CLI)
+	cd python && .venv/bin/python scripts/gen_docs.py
 
 lock: ## Re-pin Python dependencies from the current virtualenv
 	@(echo "# Exact pins of every Python dependency (make install installs these, then archon itself with --no-deps)."; \

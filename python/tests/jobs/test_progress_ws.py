@@ -112,7 +112,7 @@ async def test_cancel_queued_and_running_jobs(live_api: LiveServer, settings: Se
                 await asyncio.sleep(0.1)
         assert loop.time() - asked < 5
         item = (await client.get(f"/api/knowledge-items/{data['sourceId']}")).json()
-        assert item["chunk_count"] == 0
+        assert item["chunk_count"] == 0 and item["status"] == "cancelled"
 
 
 async def test_knowledge_stream_reports_changes(live_api: LiveServer) -> None:

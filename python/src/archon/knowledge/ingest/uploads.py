@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from archon.errors import ArchonError, Invalid, UnsupportedType
-from archon.jobs.progress import ProgressReporter
+from archon.jobs.progress import JobCancelled, ProgressReporter
 from archon.jobs.service import JobService
 from archon.knowledge.ingest.convert import ConversionLimits, convert_document
 from archon.knowledge.ingest.formats import detect_format, sanitize_filename
 from archon.knowledge.ingest.pipeline import PagePipeline
-from archon.knowledge.ingest.upload_repository import NewFile, UploadRepository
+from archon.knowledge.ingest.upload_repository import NewFile, StoredFile, UploadRepository
 from archon.knowledge.service import KnowledgeService, new_file_source_id, validate_knowledge_type, validate_tags
 from archon.observability.metrics import DOCUMENTS_UPLOADED
 
@@ -95,10 +95,28 @@ class UploadService:
                                   cpu_seconds=self.settings.convert_timeout_seconds,
                                   wall_seconds=self.settings.convert_timeout_seconds * 1.5)
         total = len(stored)
-        chunks_stored = 0
         errors: list[str] = []
         await reporter.update(status="processing", total_pages=total, processed_pages=0, percentage=1,
                               log=f"processing {total} file(s)")
+        try:
+            chunks_stored = await self._process_files(described, stored, reporter, knowledge, pipeline, limits,
+                                                      extract_code, errors)
+        except JobCancelled:
+            # What was stored stays; files not finished are marked so the dashboard does not show them as busy.
+            current = {f.id: f.status for f in await self.repository.files(job_id)}
+            for meta, row in zip(described, stored, strict=True):
+                if current.get(row.id) == "pending":
+                    await knowledge.set_status(meta["source_id"], "cancelled")
+            raise
+        if errors and len(errors) == total:
+            raise ArchonError(errors[0] if total == 1 else f"all {total} files failed: {'; '.join(errors)[:1500]}")
+        return {"chunksStored": chunks_stored, "processedPages": total - len(errors), "failedFiles": len(errors)}
+
+    async def _process_files(self, described: list[dict[str, Any]], stored: list[StoredFile],
+                             reporter: ProgressReporter, knowledge: KnowledgeService, pipeline: PagePipeline,
+                             limits: ConversionLimits, extract_code: bool, errors: list[str]) -> int:
+        total = len(stored)
+        chunks_stored = 0
         for index, (meta, row) in enumerate(zip(described, stored, strict=True)):
             share = 100.0 / total
             base = index * share
@@ -143,6 +161,4 @@ class UploadService:
                                   percentage=base + share,
                                   log=f"indexed {filename}: {result.chunk_count} chunks, "
                                       f"{result.code_example_count} code examples")
-        if errors and len(errors) == total:
-            raise ArchonError(errors[0] if total == 1 else f"all {total} files failed: {'; '.join(errors)[:1500]}")
-        return {"chunksStored": chunks_stored, "processedPages": total - len(errors), "failedFiles": len(errors)}
+        return chunks_stored

@@ -223,3 +223,41 @@ async def test_model_switch_refused_when_provider_unusable(seeded: tuple[Runtime
                                                     "embedding_model": "/no/such/model/folder"})
     assert response.status_code in (422, 502, 503), response.text
     assert (await api.get("/api/settings")).json()["settings"] == before
+
+
+async def test_switch_to_openai_compatible_provider_uses_stored_key(seeded: tuple[Runtime, int],
+                                                                   api: httpx.AsyncClient) -> None:
+    """hash -> an OpenAI-compatible server (a stub on 127.0.0.1) with the key from the credentials store."""
+    from archon.knowledge.search import SearchService
+    from tests.conftest import LiveServer
+    from tests.settings.conftest import CANARY
+    from tests.settings.stub_provider import StubProvider
+
+    runtime, total = seeded
+    stub = StubProvider(CANARY, dimensions=48)
+    async with LiveServer(stub.app) as server:
+        switch = {"embedding_provider": "openai", "embedding_model": "stub-embed",
+                  "embedding_base_url": f"{server.url}/v1", "embedding_api_key_name": "STUB_API_KEY"}
+        # Without the key the provider refuses: 422 naming the model setting, nothing stored, no job.
+        refused = await api.put("/api/settings", json=switch)
+        assert refused.status_code == 422 and "embedding_model" in refused.json()["error"]
+        assert "API key" in refused.json()["error"]
+        assert (await api.get("/api/settings")).json()["overrides"] == []
+        await api.post("/api/credentials", json={"key": "STUB_API_KEY", "value": CANARY})
+        response = await api.put("/api/settings", json=switch)
+        assert response.status_code == 200, response.text
+        job_id = response.json()["embedding"]["reembed_progress_id"]
+        final = (await _wait_job(api, job_id))[-1]
+        assert final["status"] == "completed", final
+        active = await EmbeddingModelRepository(runtime.db).active()
+        assert active is not None and (active.provider, active.model, active.dimensions) == ("openai", "stub-embed", 48)
+        # Search embeds the query through the same provider and finds the chunk by its own text.
+        ids = await _chunk_ids(runtime)
+        content = _chunk_text(3, 1)
+        result = await SearchService(runtime).query(_embedding_text("Page 3", content), match_count=5,
+                                                    search_mode="vector")
+        assert result.results[0].chunk_id == ids[content]
+    auths = [auth for path, auth in stub.requests if path == "/v1/embeddings"]
+    assert auths[0] == ""  # the refused attempt, before the key was stored
+    assert auths[1:] and all(auth == f"Bearer {CANARY}" for auth in auths[1:])
+    assert len(auths) >= 2 + (total + PAGES) // 64  # the job embedded in batches

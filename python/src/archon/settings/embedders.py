@@ -144,6 +144,11 @@ class EmbedderRegistry:
         if entry is not None and entry.fingerprint == fingerprint:
             entry.checked_at = now  # unchanged: keep the loaded instance (a local model stays loaded)
             return entry.embedder
+        if not embedder.dimensions:
+            # A provider that learns its size from the first answer: it is the registered size (and the
+            # embedder refuses answers of another size), so queries can be matched to this model at once.
+            embedder.dimensions = model.dimensions
+        # The replaced embedder is not closed: a search running right now may still be using it.
         self._entries[model.id] = _Entry(embedder, fingerprint, now)
         return embedder
 

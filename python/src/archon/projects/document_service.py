@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
+from psycopg.errors import ForeignKeyViolation
+
 from archon.db.pool import Connection, Database
 from archon.errors import Conflict, Invalid, NotFound
 from archon.projects import document_repository as docs
@@ -24,6 +26,7 @@ from archon.projects.schemas import (
     DocumentVersion,
     coerce,
     parse_id,
+    reject_nul,
 )
 
 _CONTENT_FIELDS = ("document_type", "title", "content", "tags", "author")
@@ -39,6 +42,7 @@ class DocumentService:
                    document_type: DocumentType | None = None, q: str | None = None) -> list[Document]:
         """The project's documents, most recently changed first (`content` is null unless asked)."""
         pid = parse_id(project_id, "project_id")
+        q = reject_nul(q, "q")
         async with self.db.connection() as conn:
             await require_project(conn, pid)
             rows = await docs.list_documents(conn, pid, include_content=include_content,
@@ -66,7 +70,10 @@ class DocumentService:
         req = coerce(DocumentCreate, data)
         async with self.db.transaction() as conn:
             await require_project(conn, pid)
-            row = await docs.insert_document(conn, pid, req.model_dump())
+            try:
+                row = await docs.insert_document(conn, pid, req.model_dump())
+            except ForeignKeyViolation:  # the project was deleted while we were here
+                raise NotFound(f"project {pid} not found") from None
             await docs.insert_version(conn, row, "create", req.change_summary or "created")
             await repo.publish(conn, pid, "document_created", row["id"])
         return Document.model_validate(row)

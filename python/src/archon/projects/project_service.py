@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
+from psycopg.errors import ForeignKeyViolation
+
 from archon.db.pool import Connection, Database
 from archon.errors import Conflict, Invalid, NotFound
 from archon.projects import repository as repo
@@ -21,6 +23,7 @@ from archon.projects.schemas import (
     TaskCounts,
     coerce,
     parse_id,
+    reject_nul,
 )
 
 
@@ -121,13 +124,17 @@ class ProjectService:
             await require_project(conn, pid)
             if await repo.missing_sources(conn, [req.source_id]):
                 raise NotFound(f"knowledge source {req.source_id!r} not found")
-            await repo.link_source(conn, pid, req.source_id, req.relation)
+            try:
+                await repo.link_source(conn, pid, req.source_id, req.relation)
+            except ForeignKeyViolation:  # the project or the source was deleted meanwhile
+                raise NotFound(f"project {pid} or source {req.source_id!r} no longer exists") from None
             await repo.publish(conn, pid, "sources_changed", pid)
             return [LinkedSource.model_validate(r) for r in await repo.linked_sources(conn, [pid])]
 
     async def unlink_source(self, project_id: UUID | str, source_id: str) -> list[LinkedSource]:
         """Remove a link; NotFound if the project is unknown or the source is not linked."""
         pid = parse_id(project_id, "project_id")
+        reject_nul(source_id, "source_id")
         async with self.db.transaction() as conn:
             await require_project(conn, pid)
             if not await repo.unlink_source(conn, pid, source_id):

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from archon.errors import Invalid
 
@@ -24,8 +24,33 @@ Markdown = Annotated[str, StringConstraints(max_length=1_000_000)]
 M = TypeVar("M", bound=BaseModel)
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def reject_nul(value: str | None, field: str) -> str | None:
+    """Postgres text cannot hold NUL characters: refuse them as a 422 instead of failing in the database."""
+    if value is not None and "\x00" in value:
+        raise Invalid(f"{field}: must not contain NUL characters",
+                      detail=[{"field": field, "message": "must not contain NUL characters"}])
+    return value
+
+
 class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if _has_nul(value):
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 def coerce(model: type[M], data: M | Mapping[str, Any]) -> M:

@@ -62,8 +62,8 @@ class TaskService:
         """Create a task at `task_order` in its status column (default: last); later tasks shift down."""
         req = coerce(TaskCreate, data)
         async with self.db.transaction() as conn:
-            await require_project(conn, req.project_id)
             await repo.lock_project(conn, req.project_id)
+            await require_project(conn, req.project_id)  # under the lock: a project delete cannot slip in
             if req.parent_task_id is not None:
                 await self._check_parent(conn, req.project_id, req.parent_task_id, task_id=None)
             column = await tasks.column_ids(conn, req.project_id, req.status)

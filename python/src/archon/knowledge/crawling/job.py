@@ -114,6 +114,9 @@ class CrawlJob:
                                    render=self.request.render)
             try:
                 await self._prepare(fetcher, robots)
+                # Register the embedding model once, before fetchers index pages concurrently
+                # (concurrent first registrations deadlock on the model row and its index creation).
+                await self.pipeline.model()
                 await self._crawl(fetcher, robots)
             finally:
                 await self.maker.close()

@@ -166,9 +166,24 @@ def crawl(url: Annotated[str, typer.Argument(help="The documentation URL to craw
 
 
 @app.command()
-def ingest(paths: Annotated[list[str], typer.Argument(help="Files or folders to ingest.")]) -> None:
-    """Ingest local files (PDF, DOCX, Markdown, HTML, text) into the knowledge base."""
-    raise _fail("file ingestion is not available in this build yet")
+def ingest(
+    paths: Annotated[list[str], typer.Argument(help="Files or folders to ingest.")],
+    knowledge_type: Annotated[str, typer.Option("--knowledge-type", "-k", help="technical, business or general.")
+                              ] = "technical",
+    tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="A tag (repeatable, at most 10).")] = None,
+    no_code: Annotated[bool, typer.Option("--no-code-examples", help="Skip code-example extraction.")] = False,
+) -> None:
+    """Ingest local files (PDF, DOCX, Markdown, HTML, text, reStructuredText) into the knowledge base."""
+    from archon.knowledge.ingest.cli import run_ingest
+
+    settings = load_settings()
+    _setup(settings, stream=sys.stderr)
+    try:
+        code = asyncio.run(run_ingest(settings, paths, knowledge_type=knowledge_type, tags=tag or [],
+                                      extract_code_examples=not no_code))
+    except ArchonError as exc:
+        raise _fail(exc.message, 1) from None
+    raise typer.Exit(code)
 
 
 @app.command()

@@ -261,3 +261,26 @@ async def test_switch_to_openai_compatible_provider_uses_stored_key(seeded: tupl
     assert auths[0] == ""  # the refused attempt, before the key was stored
     assert auths[1:] and all(auth == f"Bearer {CANARY}" for auth in auths[1:])
     assert len(auths) >= 2 + (total + PAGES) // 64  # the job embedded in batches
+
+
+async def test_stopped_reembed_restarts_and_drops_old_vectors(seeded: tuple[Runtime, int],
+                                                               api: httpx.AsyncClient) -> None:
+    runtime, total = seeded
+    old = await EmbeddingModelRepository(runtime.db).active()
+    assert old is not None
+    await runtime.queue.stop_worker()
+    response = await api.put("/api/settings", json={"embedding_model": "hash-z", "drop_old_vectors": True})
+    job_id = response.json()["embedding"]["reembed_progress_id"]
+    stopped = await api.post(f"/api/knowledge-items/stop/{job_id}")
+    assert stopped.status_code == 200 and stopped.json()["status"] == "cancelled"
+    assert (await EmbeddingModelRepository(runtime.db).active()) == old  # a stopped switch changes nothing
+    restarted = await api.post("/api/embedding-models/reembed")
+    new_job = restarted.json()["progressId"]
+    assert new_job and new_job != job_id
+    runtime.queue.start_worker(runtime, concurrency=2, grace_seconds=2)
+    final = (await _wait_job(api, new_job))[-1]
+    assert final["status"] == "completed" and final["droppedVectors"] == total + PAGES
+    models = (await api.get("/api/embedding-models")).json()["models"]
+    assert [(m["model"], m["is_active"], m["chunk_vectors"]) for m in models] == [("hash-z", True, total)]
+    # Nothing left to do: no job.
+    assert (await api.post("/api/embedding-models/reembed")).json()["progressId"] is None

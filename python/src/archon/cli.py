@@ -160,9 +160,45 @@ def version() -> None:
 
 
 @app.command()
-def crawl(url: Annotated[str, typer.Argument(help="The documentation URL to crawl.")]) -> None:
+def crawl(
+    url: Annotated[str, typer.Argument(help="The documentation URL to crawl.")],
+    crawl_type: Annotated[str, typer.Option("--type", help="auto, single, sitemap, llms_txt or recursive.")] = "auto",
+    max_depth: Annotated[int, typer.Option("--depth", help="Link depth for recursive crawls.")] = 2,
+    max_pages: Annotated[int, typer.Option("--max-pages", help="Stop after this many pages.")] = 500,
+    include: Annotated[list[str] | None, typer.Option("--include", help="Only URLs matching this glob.")] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Skip URLs matching this glob.")] = None,
+    same_prefix: Annotated[bool, typer.Option("--same-prefix", help="Stay under the URL's directory.")] = False,
+    no_robots: Annotated[bool, typer.Option("--no-robots", help="Ignore robots.txt.")] = False,
+    render: Annotated[str, typer.Option("--render", help="auto, http or browser.")] = "auto",
+    knowledge_type: Annotated[str, typer.Option("--knowledge-type", "-k", help="technical, business or general.")
+                              ] = "technical",
+    tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="A tag (repeatable, at most 10).")] = None,
+    every: Annotated[int | None, typer.Option("--refresh-days", help="Re-crawl every N days.")] = None,
+    no_code: Annotated[bool, typer.Option("--no-code-examples", help="Skip code-example extraction.")] = False,
+    detach: Annotated[bool, typer.Option("--detach", help="Only queue the job; print its progressId.")] = False,
+) -> None:
     """Crawl a documentation site into the knowledge base (with a progress bar)."""
-    raise _fail("crawling is not available in this build yet")
+    from pydantic import ValidationError as RequestError
+
+    from archon.knowledge.crawling.cli import run_crawl
+    from archon.knowledge.crawling.schemas import CrawlRequest
+
+    try:
+        request = CrawlRequest(url=url, crawl_type=crawl_type, max_depth=max_depth, max_pages=max_pages,  # type: ignore[arg-type]
+                               include_patterns=include or [], exclude_patterns=exclude or [],
+                               same_path_prefix=same_prefix, respect_robots=not no_robots, render=render,  # type: ignore[arg-type]
+                               knowledge_type=knowledge_type, tags=tag or [], update_frequency_days=every,  # type: ignore[arg-type]
+                               extract_code_examples=not no_code)
+    except RequestError as exc:
+        first = exc.errors()[0]
+        raise _fail(f"invalid option {'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+    settings = load_settings()
+    _setup(settings, stream=sys.stderr)
+    try:
+        code = asyncio.run(run_crawl(settings, request, detach=detach))
+    except ArchonError as exc:
+        raise _fail(exc.message, 1) from None
+    raise typer.Exit(code)
 
 
 @app.command()

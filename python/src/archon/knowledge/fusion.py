@@ -30,9 +30,11 @@ def identifiers(query: str, *, limit: int = 8) -> list[str]:
     """Code identifiers in a query, in order, without duplicates (searched with the 'simple' configuration)."""
     found: list[str] = []
     for raw in _TOKEN.findall(query):
-        token = raw.strip(".,:;/()") if not raw.endswith("()") else raw.rstrip(".,:;")
-        token = token[:-2] if token.endswith("()") else token
-        if token and _IDENT.match(token) and token not in found:
+        token = raw.rstrip(".,:;") if raw.rstrip(".,:;").endswith("()") else raw.strip(".,:;/()")
+        if not token or not _IDENT.match(token):
+            continue
+        token = token.removesuffix("()")
+        if token not in found:
             found.append(token)
         if len(found) >= limit:
             break

@@ -51,7 +51,8 @@ def forget_active_model() -> None:
 
 
 def _validate(query: str, match_count: int, search_mode: str, return_mode: str) -> str:
-    text = query.strip() if isinstance(query, str) else ""
+    # NUL cannot be stored in or compared with Postgres text; it carries no meaning in a query either.
+    text = query.replace("\x00", " ").strip() if isinstance(query, str) else ""
     if not text:
         raise Invalid("query: must not be empty", detail={"field": "query"})
     if len(text) > MAX_QUERY_CHARS:

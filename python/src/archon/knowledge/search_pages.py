@@ -57,6 +57,7 @@ class PageReader:
         return self._content(row, offset)
 
     async def by_url(self, url: str, *, source_id: str | None = None, offset: int = 0) -> PageContent:
+        url = url.replace("\x00", "")
         if not url.strip():
             raise Invalid("url: must not be empty", detail={"field": "url"})
         params = self._params(offset) | {"url": url.strip(), "source": source_id}

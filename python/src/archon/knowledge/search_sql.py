@@ -51,7 +51,7 @@ def vector_cte(model: EmbeddingModel, *, target: Target, filtered: bool, exact: 
     where = sql.SQL("e.model_id = {mid}").format(mid=sql.Literal(model.id))
     if filtered:
         where = sql.SQL("{} AND e.source_id = ANY(%(sources)s)").format(where)
-    order = sql.SQL("{} + 0").format(_distance(model)) if exact else _distance(model)
+    order = sql.SQL("({}) + 0").format(_distance(model)) if exact else _distance(model)
     return sql.SQL(
         "vec AS MATERIALIZED (SELECT e.{fk} AS id, {dist} AS distance FROM {emb} e WHERE {where} "
         "ORDER BY {order} LIMIT %(nvec)s)"

@@ -154,3 +154,64 @@ async def test_stream_refuses_foreign_origin(client: httpx.AsyncClient, live_api
     assert info.value.response.status_code == 403
     async with connect(ws_url(live_api, pid), origin="http://localhost:3737") as ws:  # type: ignore[arg-type]
         assert (await next_event(ws))["type"] == "subscribed"
+
+
+async def test_stream_fans_out_to_many_clients(client: httpx.AsyncClient, live_api: LiveServer) -> None:
+    pid = (await make_project(client))["id"]
+    sockets = [await subscribed(live_api, pid) for _ in range(5)]
+    try:
+        created = (await client.post(f"/api/projects/{pid}/tasks", json={"title": "everyone"})).json()
+        events = await asyncio.gather(*(next_event(ws) for ws in sockets))
+        assert {(e["type"], e["data"]["id"]) for e in events} == {("task_created", created["id"])}
+    finally:
+        for ws in sockets:
+            await ws.close()
+
+
+async def test_stream_on_a_second_api_process_sees_changes_made_on_the_first(
+        client: httpx.AsyncClient, settings: Any) -> None:
+    from archon.app import create_app
+
+    second = create_app(settings)  # another API process on the same database
+    async with second.router.lifespan_context(second), LiveServer(second) as server:
+        pid = (await make_project(client))["id"]
+        ws = await subscribed(server, pid)
+        try:
+            created = (await client.post(f"/api/projects/{pid}/tasks", json={"title": "made on API 1"})).json()
+            event = await next_event(ws)
+            assert (event["type"], event["data"]["id"]) == ("task_created", created["id"])
+        finally:
+            await ws.close()
+
+
+async def test_stream_reports_resync_after_the_listener_reconnects(
+        client: httpx.AsyncClient, live_api: LiveServer, database_url: str) -> None:
+    pid = (await make_project(client))["id"]
+    ws = await subscribed(live_api, pid)
+    try:
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as admin:
+            await admin.execute("""SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                                   WHERE query ILIKE 'LISTEN%%' AND datname = current_database()""")
+        assert (await next_event(ws))["type"] == "resync"
+        created = (await client.post(f"/api/projects/{pid}/tasks", json={"title": "after reconnect"})).json()
+        assert (await next_event(ws))["data"]["id"] == created["id"]
+    finally:
+        await ws.close()
+
+
+async def test_stream_requires_the_api_key_when_one_is_set(database_url: str, tmp_path: Any) -> None:
+    from archon.app import create_app
+    from tests.conftest import make_settings
+
+    secured = create_app(make_settings(database_url, tmp_path / "data", api_key="s3cret-key"))
+    async with secured.router.lifespan_context(secured), LiveServer(secured) as server:
+        transport = httpx.ASGITransport(app=secured)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as authed:
+            response = await authed.post("/api/projects", json={"title": "P"},
+                                         headers={"Authorization": "Bearer s3cret-key"})
+            pid = response.json()["id"]
+        with pytest.raises((InvalidStatus, ConnectionClosed)):
+            async with connect(ws_url(server, pid)) as ws:
+                await ws.recv()
+        async with connect(ws_url(server, pid) + "?token=s3cret-key") as ws:
+            assert (await next_event(ws))["type"] == "subscribed"

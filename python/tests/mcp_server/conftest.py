@@ -25,22 +25,28 @@ MessageHandler = Callable[[Any], Awaitable[None]]
 
 
 @asynccontextmanager
-async def http_session(url: str, *, headers: dict[str, str] | None = None,
-                       message_handler: MessageHandler | None = None) -> AsyncIterator[ClientSession]:
+async def http_session(
+    url: str, *, headers: dict[str, str] | None = None, message_handler: MessageHandler | None = None
+) -> AsyncIterator[ClientSession]:
     """A handshake-era ClientSession over streamable HTTP (`<base>/mcp`)."""
-    async with create_mcp_http_client(headers=headers) as http, \
-            streamable_http_client(url, http_client=http) as (read, write), \
-            ClientSession(read, write, message_handler=message_handler) as session:
+    async with (
+        create_mcp_http_client(headers=headers) as http,
+        streamable_http_client(url, http_client=http) as (read, write),
+        ClientSession(read, write, message_handler=message_handler) as session,
+    ):
         await session.initialize()
         yield session
 
 
 @asynccontextmanager
-async def sse_session(url: str, *, headers: dict[str, str] | None = None,
-                      message_handler: MessageHandler | None = None) -> AsyncIterator[ClientSession]:
+async def sse_session(
+    url: str, *, headers: dict[str, str] | None = None, message_handler: MessageHandler | None = None
+) -> AsyncIterator[ClientSession]:
     """A ClientSession over the SSE transport (`<base>/sse`)."""
-    async with sse_client(url, headers=headers) as (read, write), \
-            ClientSession(read, write, message_handler=message_handler) as session:
+    async with (
+        sse_client(url, headers=headers) as (read, write),
+        ClientSession(read, write, message_handler=message_handler) as session,
+    ):
         await session.initialize()
         yield session
 
@@ -48,20 +54,30 @@ async def sse_session(url: str, *, headers: dict[str, str] | None = None,
 def stdio_params(settings: Settings, **env: str) -> StdioServerParameters:
     """Spawn `archon mcp` against the test's database with the deterministic embedder."""
     assert settings.database_url is not None
-    values = {"PATH": os.environ["PATH"], "DATABASE_URL": settings.database_url.get_secret_value(),
-              "ARCHON_DATA_DIR": str(settings.data_dir), "EMBEDDING_PROVIDER": "hash", "LOG_LEVEL": "INFO",
-              "CRAWL4AI_NO_CLOUD_NOTICE": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True", "HF_HUB_OFFLINE": "1",
-              **env}
+    values = {
+        "PATH": os.environ["PATH"],
+        "DATABASE_URL": settings.database_url.get_secret_value(),
+        "ARCHON_DATA_DIR": str(settings.data_dir),
+        "EMBEDDING_PROVIDER": "hash",
+        "LOG_LEVEL": "INFO",
+        "CRAWL4AI_NO_CLOUD_NOTICE": "1",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "HF_HUB_OFFLINE": "1",
+        **env,
+    }
     return StdioServerParameters(command=str(ARCHON), args=["mcp"], env=values, cwd=str(settings.data_dir.parent))
 
 
 @asynccontextmanager
-async def stdio_session(settings: Settings, *, message_handler: MessageHandler | None = None,
-                        **env: str) -> AsyncIterator[ClientSession]:
+async def stdio_session(
+    settings: Settings, *, message_handler: MessageHandler | None = None, **env: str
+) -> AsyncIterator[ClientSession]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     with open(settings.data_dir.parent / "mcp-stderr.log", "w") as errlog:
-        async with stdio_client(stdio_params(settings, **env), errlog=errlog) as (read, write), \
-                ClientSession(read, write, message_handler=message_handler) as session:
+        async with (
+            stdio_client(stdio_params(settings, **env), errlog=errlog) as (read, write),
+            ClientSession(read, write, message_handler=message_handler) as session,
+        ):
             await session.initialize()
             yield session
 

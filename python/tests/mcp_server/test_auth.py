@@ -20,16 +20,21 @@ async def secured(database_url: str, tmp_path: Path) -> AsyncIterator[LiveServer
     from archon.app import create_app
 
     application: Any = create_app(make_settings(database_url, tmp_path / "data", api_key=KEY))
-    async with application.router.lifespan_context(application), \
-            LiveServer(application.state.mcp_http_app, lifespan="on") as server:
+    async with (
+        application.router.lifespan_context(application),
+        LiveServer(application.state.mcp_http_app, lifespan="on") as server,
+    ):
         yield server
 
 
 async def test_http_transports_refuse_requests_without_the_token(secured: LiveServer) -> None:
     async with httpx.AsyncClient() as http:
         for headers in ({}, {"Authorization": "Bearer wrong-key"}):
-            response = await http.post(f"{secured.url}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
-                                       headers={"Accept": "application/json, text/event-stream", **headers})
+            response = await http.post(
+                f"{secured.url}/mcp",
+                json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                headers={"Accept": "application/json, text/event-stream", **headers},
+            )
             assert response.status_code == 401
             assert response.json()["error"] == "unauthorized"
             sse = await http.get(f"{secured.url}/sse", headers=headers)

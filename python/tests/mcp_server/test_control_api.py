@@ -37,8 +37,10 @@ async def test_config_snippets_use_this_instance_and_no_secret(database_url: str
 
     port = free_port()
     app: Any = create_app(make_settings(database_url, tmp_path / "data", api_key=KEY, mcp_port=port))
-    async with app.router.lifespan_context(app), \
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client,
+    ):
         response = await client.get("/api/mcp/config", headers={"Authorization": f"Bearer {KEY}"})
     assert response.status_code == 200 and KEY not in response.text
     body = response.json()
@@ -47,10 +49,14 @@ async def test_config_snippets_use_this_instance_and_no_secret(database_url: str
     url = f"http://127.0.0.1:{port}/mcp"
     assert clients["cursor"]["config"]["mcpServers"]["archon"]["url"] == url
     assert clients["cursor"]["config"]["mcpServers"]["archon"]["headers"] == {
-        "Authorization": "Bearer <ARCHON_API_KEY>"}
+        "Authorization": "Bearer <ARCHON_API_KEY>"
+    }
     assert clients["windsurf"]["config"]["mcpServers"]["archon"]["serverUrl"] == url
     assert clients["vscode"]["config"]["servers"]["archon"] == {
-        "type": "http", "url": url, "headers": {"Authorization": "Bearer <ARCHON_API_KEY>"}}
+        "type": "http",
+        "url": url,
+        "headers": {"Authorization": "Bearer <ARCHON_API_KEY>"},
+    }
     assert clients["claude-code"]["command"].startswith(f"claude mcp add --transport http archon {url}")
     desktop = clients["claude-desktop"]["config"]["mcpServers"]["archon"]
     assert desktop["command"] == str(ARCHON) and desktop["args"] == ["mcp"]
@@ -68,12 +74,14 @@ async def test_tools_endpoint_lists_every_tool_with_annotations(client: httpx.As
     assert "confirm" in tools["delete_task"]["input_schema"]["properties"]
 
 
-async def test_tool_calls_are_logged_without_arguments(app: Any, client: httpx.AsyncClient,
-                                                       mcp_live: LiveServer) -> None:
+async def test_tool_calls_are_logged_without_arguments(
+    app: Any, client: httpx.AsyncClient, mcp_live: LiveServer
+) -> None:
     secret = "sk-supersecretvalue123456"
     async with http_session(f"{mcp_live.url}/mcp") as session:
-        assert "not_found" in error_text(await session.call_tool("get_task", {
-            "task_id": "00000000-0000-0000-0000-000000000000"}))
+        assert "not_found" in error_text(
+            await session.call_tool("get_task", {"task_id": "00000000-0000-0000-0000-000000000000"})
+        )
         await session.call_tool("create_project", {"title": "p", "description": secret})
     logs = (await client.get("/api/mcp/logs", params={"limit": 100})).json()["logs"]
     lines = [entry["message"] for entry in logs]
@@ -85,8 +93,7 @@ async def test_tool_calls_are_logged_without_arguments(app: Any, client: httpx.A
     assert (await client.get("/api/mcp/logs", params={"limit": 0})).status_code == 422
 
 
-async def test_log_stream_sends_backlog_then_live_entries(app: Any, live_api: LiveServer,
-                                                          mcp_live: LiveServer) -> None:
+async def test_log_stream_sends_backlog_then_live_entries(app: Any, live_api: LiveServer, mcp_live: LiveServer) -> None:
     for i in range(60):
         app.state.mcp.activity.add("INFO", f"backlog {i}")
     ws_url = live_api.url.replace("http://", "ws://") + "/api/mcp/logs/stream"
@@ -112,8 +119,10 @@ async def test_stop_and_start_the_listener_while_the_api_keeps_running(database_
     port = free_port()
     app: Any = create_app(make_settings(database_url, tmp_path / "data", mcp_port=port))
     url = f"http://127.0.0.1:{port}/mcp"
-    async with app.router.lifespan_context(app), \
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client,
+    ):
         assert (await client.post("/api/mcp/stop")).status_code == 409
         started = await client.post("/api/mcp/start")
         assert started.status_code == 200 and started.json()["running"] is True
@@ -146,8 +155,10 @@ async def test_start_reports_a_taken_port(database_url: str, tmp_path: Path) -> 
         taken.listen()
         port = taken.getsockname()[1]
         app: Any = create_app(make_settings(database_url, tmp_path / "data", mcp_port=port))
-        async with app.router.lifespan_context(app), \
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client,
+        ):
             response = await client.post("/api/mcp/start")
             assert response.status_code == 409 and f"127.0.0.1:{port}" in response.json()["error"]
             assert (await client.get("/api/mcp/status")).json()["running"] is False

@@ -40,8 +40,9 @@ async def _project_doc(app: Any) -> tuple[str, str]:
 
 
 async def test_sources_and_documents_are_listed_and_readable(app: Any, mcp_live: LiveServer) -> None:
-    await KnowledgeService(app.state.runtime).create_source(source_id="src_res0000000000001", source_type="url",
-                                                            url="http://127.0.0.1:9/x", title="X docs")
+    await KnowledgeService(app.state.runtime).create_source(
+        source_id="src_res0000000000001", source_type="url", url="http://127.0.0.1:9/x", title="X docs"
+    )
     pid, did = await _project_doc(app)
     async with http_session(f"{mcp_live.url}/mcp") as session:
         uris = {str(r.uri): r for r in (await session.list_resources()).resources}
@@ -59,13 +60,16 @@ async def test_sources_and_documents_are_listed_and_readable(app: Any, mcp_live:
 
 async def test_knowledge_change_notifies_connected_sessions(app: Any, mcp_live: LiveServer) -> None:
     http_changes, sse_changes = ChangeWatcher(), ChangeWatcher()
-    async with http_session(f"{mcp_live.url}/mcp", message_handler=http_changes) as http, \
-            sse_session(f"{mcp_live.url}/sse", message_handler=sse_changes):
+    async with (
+        http_session(f"{mcp_live.url}/mcp", message_handler=http_changes) as http,
+        sse_session(f"{mcp_live.url}/sse", message_handler=sse_changes),
+    ):
         assert http.server_capabilities.resources.list_changed  # type: ignore[union-attr]
         await _until_listening(app)
         knowledge = KnowledgeService(app.state.runtime)
-        await knowledge.create_source(source_id="src_res0000000000002", source_type="url",
-                                      url="http://127.0.0.1:9/y", title="Y")
+        await knowledge.create_source(
+            source_id="src_res0000000000002", source_type="url", url="http://127.0.0.1:9/y", title="Y"
+        )
         await http_changes.wait()
         await sse_changes.wait()
         await knowledge.delete_source("src_res0000000000002")
@@ -83,7 +87,8 @@ async def test_stdio_session_hears_changes_made_by_another_process(app: Any, set
         async with asyncio.timeout(20):
             while changes.count == 0:
                 await KnowledgeService(app.state.runtime).create_source(
-                    source_id="src_res0000000000003", source_type="url", url="http://127.0.0.1:9/z", title="Z")
+                    source_id="src_res0000000000003", source_type="url", url="http://127.0.0.1:9/z", title="Z"
+                )
                 await asyncio.sleep(0.5)
         uris = {str(r.uri) for r in (await session.list_resources()).resources}
         assert "archon://sources/src_res0000000000003" in uris

@@ -35,12 +35,14 @@ async def seed(app: Any) -> tuple[str, int]:
     """One source with a short guide and a long page; returns (source_id, long page id)."""
     runtime = app.state.runtime
     source_id = source_id_for_url(BASE)
-    await KnowledgeService(runtime).create_source(source_id=source_id, source_type="url", url=BASE,
-                                                  title="Frob docs", tags=["frob"])
+    await KnowledgeService(runtime).create_source(
+        source_id=source_id, source_type="url", url=BASE, title="Frob docs", tags=["frob"]
+    )
     pipeline = PagePipeline(runtime)
     await pipeline.index_document(source_id, url=f"{BASE}/guide", markdown=GUIDE, title="Frobnicator guide")
     long_md = "# Zebra appendix\n\n" + "\n\n".join(
-        f"Paragraph {i} about zebra striping and quasar alignment in long form." * 8 for i in range(120))
+        f"Paragraph {i} about zebra striping and quasar alignment in long form." * 8 for i in range(120)
+    )
     page = await pipeline.index_document(source_id, url=f"{BASE}/appendix", markdown=long_md, title="Zebra appendix")
     return source_id, page.page_id
 
@@ -48,20 +50,26 @@ async def seed(app: Any) -> tuple[str, int]:
 async def test_search_knowledge_returns_marked_results_with_provenance(app: Any, mcp_live: LiveServer) -> None:
     source_id, _ = await seed(app)
     async with http_session(f"{mcp_live.url}/mcp") as session:
-        found = structured(await session.call_tool("search_knowledge", {"query": "rotate quasar widgets frob_rotate",
-                                                                        "limit": 3}))
+        found = structured(
+            await session.call_tool("search_knowledge", {"query": "rotate quasar widgets frob_rotate", "limit": 3})
+        )
         assert found["untrusted_content"] is True and "Untrusted" in found["notice"]
         top = found["results"][0]
         assert top["url"] == f"{BASE}/guide" and top["source_id"] == source_id
         assert top["indexed_at"] and top["trust"] == "untrusted-external-content"
         assert top["read_more"] == f"read_page(page_id={top['page_id']})"
         assert all(len(r["content"]) <= MAX_RESULT_CHARS + 2 for r in found["results"])
-        scoped = structured(await session.call_tool("search_knowledge", {
-            "query": "zebra striping", "filters": {"source_id": source_id}, "return_mode": "pages"}))
+        scoped = structured(
+            await session.call_tool(
+                "search_knowledge",
+                {"query": "zebra striping", "filters": {"source_id": source_id}, "return_mode": "pages"},
+            )
+        )
         assert scoped["results"][0]["url"] == f"{BASE}/appendix"
         assert {r["source_id"] for r in scoped["results"]} == {source_id}
-        unknown = await session.call_tool("search_knowledge", {
-            "query": "zebra", "filters": {"source_id": "src_nonexistent00000"}})
+        unknown = await session.call_tool(
+            "search_knowledge", {"query": "zebra", "filters": {"source_id": "src_nonexistent00000"}}
+        )
         assert "not_found" in error_text(unknown)
         empty = await session.call_tool("search_knowledge", {"query": "   "})
         assert "query" in error_text(empty)
@@ -87,8 +95,9 @@ async def test_code_examples_sources_and_read_page(app: Any, mcp_live: LiveServe
         first = structured(await session.call_tool("read_page", {"page_id": long_page}))
         assert len(first["content"]) <= MAX_READ_CHARS and first["next_offset"] == MAX_READ_CHARS
         assert first["total_chars"] > MAX_READ_CHARS
-        second = structured(await session.call_tool("read_page", {"page_id": long_page,
-                                                                  "offset": first["next_offset"]}))
+        second = structured(
+            await session.call_tool("read_page", {"page_id": long_page, "offset": first["next_offset"]})
+        )
         assert second["offset"] == MAX_READ_CHARS and second["content"] != first["content"]
 
         neither = await session.call_tool("read_page", {})

@@ -56,19 +56,32 @@ async def test_modern_client_auto_negotiates_and_calls_tools(app: Any, mcp_live:
 
 async def test_stdio_subprocess_serves_the_same_tools(app: Any, settings: Settings) -> None:
     progress_id = await _job(app)
-    async with stdio_session(settings) as session:
+    stray: list[Exception] = []
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, Exception):  # a stdout line that is not JSON-RPC arrives here
+            stray.append(message)
+
+    async with stdio_session(settings, message_handler=on_message) as session:
         assert "get_crawl_status" in {t.name for t in (await session.list_tools()).tools}
         status = structured(await session.call_tool("get_crawl_status", {"progress_id": progress_id}))
         assert status["status"] == "queued"
         assert "not_found" in error_text(await session.call_tool("get_crawl_status", {"progress_id": "x"}))
+    assert stray == []  # nothing but protocol on stdout
     errlog = (settings.data_dir.parent / "mcp-stderr.log").read_text()
     assert "Traceback" not in errlog
+    assert "session 1 connected over stdio" in errlog and "tool get_crawl_status ok in" in errlog
+    logfile = (settings.data_dir / "logs" / "archon.log").read_text()
+    assert "tool get_crawl_status not_found" in logfile
 
 
 async def test_bad_host_is_refused(mcp_live: LiveServer) -> None:
-    body = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-                       "clientInfo": {"name": "t", "version": "1"}}}
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
     headers = {"Accept": "application/json, text/event-stream", "Host": "evil.example:8051"}
     async with httpx.AsyncClient() as http:
         response = await http.post(f"{mcp_live.url}/mcp", json=body, headers=headers)
@@ -78,13 +91,15 @@ async def test_bad_host_is_refused(mcp_live: LiveServer) -> None:
 
 
 async def test_bad_origin_is_refused(mcp_live: LiveServer) -> None:
-    body = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-                       "clientInfo": {"name": "t", "version": "1"}}}
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
     headers = {"Accept": "application/json, text/event-stream", "Origin": "http://evil.example"}
     async with httpx.AsyncClient() as http:
         response = await http.post(f"{mcp_live.url}/mcp", json=body, headers=headers)
         assert response.status_code == 403
-        good = await http.post(f"{mcp_live.url}/mcp", json=body,
-                               headers={**headers, "Origin": "http://localhost:3737"})
+        good = await http.post(f"{mcp_live.url}/mcp", json=body, headers={**headers, "Origin": "http://localhost:3737"})
         assert good.status_code == 200

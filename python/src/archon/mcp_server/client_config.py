@@ -63,8 +63,11 @@ def archon_executable() -> str:
 
 def stdio_env(settings: Settings) -> dict[str, str]:
     """The non-secret environment the stdio server needs to open the same knowledge base."""
-    env = {"ARCHON_DATA_DIR": str(settings.data_dir.resolve()), "EMBEDDING_PROVIDER": settings.embedding_provider,
-           "EMBEDDING_MODEL": settings.embedding_model}
+    env = {
+        "ARCHON_DATA_DIR": str(settings.data_dir.resolve()),
+        "EMBEDDING_PROVIDER": settings.embedding_provider,
+        "EMBEDDING_MODEL": settings.embedding_model,
+    }
     if settings.mcp_tools != "all":
         env["ARCHON_MCP_TOOLS"] = settings.mcp_tools
     return env
@@ -84,20 +87,55 @@ def build_configs(settings: Settings) -> ClientConfigs:
         return {**entry, "headers": headers} if headers else entry
 
     clients = [
-        ClientSnippet(client="cursor", transport="streamable-http", where="~/.cursor/mcp.json",
-                      config={"mcpServers": {"archon": with_headers({"url": http_url})}}),
-        ClientSnippet(client="claude-desktop", transport="stdio", where="claude_desktop_config.json",
-                      config={"mcpServers": {"archon": {"command": command[0], "args": command[1:], "env": env}}}),
-        ClientSnippet(client="claude-code", transport="streamable-http", where="shell",
-                      command=f"claude mcp add --transport http archon {http_url}{header_flag}"),
-        ClientSnippet(client="claude-code-stdio", transport="stdio", where="shell",
-                      command=f"claude mcp add archon{env_flags} -- {shlex.join(command)}"),
-        ClientSnippet(client="windsurf", transport="streamable-http", where="~/.codeium/windsurf/mcp_config.json",
-                      config={"mcpServers": {"archon": with_headers({"serverUrl": http_url})}}),
-        ClientSnippet(client="vscode", transport="streamable-http", where=".vscode/mcp.json",
-                      config={"servers": {"archon": with_headers({"type": "http", "url": http_url})}}),
-        ClientSnippet(client="sse", transport="sse", where="any client that only speaks SSE",
-                      config={"mcpServers": {"archon": with_headers({"url": sse_url})}}),
+        ClientSnippet(
+            client="cursor",
+            transport="streamable-http",
+            where="~/.cursor/mcp.json",
+            config={"mcpServers": {"archon": with_headers({"url": http_url})}},
+        ),
+        ClientSnippet(
+            client="claude-desktop",
+            transport="stdio",
+            where="claude_desktop_config.json",
+            config={"mcpServers": {"archon": {"command": command[0], "args": command[1:], "env": env}}},
+        ),
+        ClientSnippet(
+            client="claude-code",
+            transport="streamable-http",
+            where="shell",
+            command=f"claude mcp add --transport http archon {http_url}{header_flag}",
+        ),
+        ClientSnippet(
+            client="claude-code-stdio",
+            transport="stdio",
+            where="shell",
+            command=f"claude mcp add archon{env_flags} -- {shlex.join(command)}",
+        ),
+        ClientSnippet(
+            client="windsurf",
+            transport="streamable-http",
+            where="~/.codeium/windsurf/mcp_config.json",
+            config={"mcpServers": {"archon": with_headers({"serverUrl": http_url})}},
+        ),
+        ClientSnippet(
+            client="vscode",
+            transport="streamable-http",
+            where=".vscode/mcp.json",
+            config={"servers": {"archon": with_headers({"type": "http", "url": http_url})}},
+        ),
+        ClientSnippet(
+            client="sse",
+            transport="sse",
+            where="any client that only speaks SSE",
+            config={"mcpServers": {"archon": with_headers({"url": sse_url})}},
+        ),
     ]
-    return ClientConfigs(server_name="archon", streamable_http_url=http_url, sse_url=sse_url, stdio_command=command,
-                         stdio_env=env, auth_required=auth, clients=clients)
+    return ClientConfigs(
+        server_name="archon",
+        streamable_http_url=http_url,
+        sse_url=sse_url,
+        stdio_command=command,
+        stdio_env=env,
+        auth_required=auth,
+        clients=clients,
+    )

@@ -46,8 +46,9 @@ def _bind(host: str, port: int) -> socket.socket:
 class McpListener:
     """Owns the uvicorn server of the MCP HTTP transports (SSE + streamable HTTP)."""
 
-    def __init__(self, server: ArchonMCPServer, settings: Settings, holder: RuntimeHolder, *,
-                 initial_app: Starlette) -> None:
+    def __init__(
+        self, server: ArchonMCPServer, settings: Settings, holder: RuntimeHolder, *, initial_app: Starlette
+    ) -> None:
         self.server = server
         self.settings = settings
         self.holder = holder
@@ -58,8 +59,7 @@ class McpListener:
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done() and self._uvicorn is not None \
-            and self._uvicorn.started
+        return self._task is not None and not self._task.done() and self._uvicorn is not None and self._uvicorn.started
 
     def _next_app(self) -> Starlette:
         from archon.mcp_server.server import build_mcp_http_app
@@ -76,9 +76,15 @@ class McpListener:
             if self.running or self.holder.mcp_running:
                 raise Conflict("the MCP server is already running")
             sock = _bind(self.settings.host, self.settings.mcp_port)
-            config = uvicorn.Config(self._next_app(), lifespan="on", log_config=None, proxy_headers=False,
-                                    server_header=False, ws="websockets-sansio",
-                                    timeout_graceful_shutdown=max(1, int(self.settings.shutdown_grace_seconds)))
+            config = uvicorn.Config(
+                self._next_app(),
+                lifespan="on",
+                log_config=None,
+                proxy_headers=False,
+                server_header=False,
+                ws="websockets-sansio",
+                timeout_graceful_shutdown=max(1, int(self.settings.shutdown_grace_seconds)),
+            )
             server = _Server(config)
             self._uvicorn = server
             self._task = asyncio.create_task(self._serve(server, sock), name="archon-mcp-listener")

@@ -16,8 +16,12 @@ from archon.observability.logging import redactor
 log = logging.getLogger("archon.mcp_server")
 
 Level = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
-_LEVELS: dict[str, int] = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING,
-                           "ERROR": logging.ERROR}
+_LEVELS: dict[str, int] = {
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARNING": logging.WARNING,
+    "ERROR": logging.ERROR,
+}
 
 
 class LogEntry(BaseModel):
@@ -38,8 +42,11 @@ class McpLog:
 
     def add(self, level: Level, message: str) -> LogEntry:
         """Record `message` (secrets redacted), mirror it to the process log and notify subscribers."""
-        entry = LogEntry(timestamp=datetime.now(UTC).isoformat().replace("+00:00", "Z"), level=level,
-                         message=redactor.redact(message))
+        entry = LogEntry(
+            timestamp=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            level=level,
+            message=redactor.redact(message),
+        )
         self._entries.append(entry)
         log.log(_LEVELS[level], "%s", entry.message)
         for queue in list(self._subscribers):

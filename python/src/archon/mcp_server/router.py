@@ -9,13 +9,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel
+from starlette.requests import HTTPConnection
 
 from archon.errors import Unavailable
 from archon.mcp_server.client_config import ClientConfigs, build_configs, mcp_urls
 from archon.mcp_server.logs import LogEntry
 from archon.mcp_server.server import ArchonMCPServer
 from archon.mcp_server.sessions import SessionInfo
-from starlette.requests import HTTPConnection
 
 router = APIRouter(prefix="/mcp", tags=["mcp"])
 
@@ -73,13 +73,21 @@ def _status(server: ArchonMCPServer) -> McpStatus:
     started = server.http_started_at
     sessions = server.sessions.sessions()
     return McpStatus(
-        running=running, status="running" if running else "stopped",
+        running=running,
+        status="running" if running else "stopped",
         uptime_seconds=round(time.time() - started, 1) if running and started else None,
-        host=settings.host, port=settings.mcp_port,
-        transports=[Transport(name="streamable-http", url=http_url), Transport(name="sse", url=sse_url),
-                    Transport(name="stdio", command=configs.stdio_command)],
-        sessions=len(sessions), connected_sessions=sessions, tool_set=settings.mcp_tools,
-        tool_count=len(server.tool_defs))
+        host=settings.host,
+        port=settings.mcp_port,
+        transports=[
+            Transport(name="streamable-http", url=http_url),
+            Transport(name="sse", url=sse_url),
+            Transport(name="stdio", command=configs.stdio_command),
+        ],
+        sessions=len(sessions),
+        connected_sessions=sessions,
+        tool_set=settings.mcp_tools,
+        tool_count=len(server.tool_defs),
+    )
 
 
 @router.get("/status", response_model=McpStatus)
@@ -99,10 +107,19 @@ async def mcp_tools(request: Request) -> ToolList:
     """The tools this instance offers (ARCHON_MCP_TOOLS selects the set), with descriptions."""
     server = _mcp(request)
     defs = {t.name: t for t in server.tool_defs}
-    tools = [ToolInfo(name=t.name, title=t.title, description=t.description or "",
-                      read_only=defs[t.name].read_only, destructive=defs[t.name].destructive,
-                      family=defs[t.name].family, input_schema=t.input_schema)
-             for t in await server.list_tools() if t.name in defs]
+    tools = [
+        ToolInfo(
+            name=t.name,
+            title=t.title,
+            description=t.description or "",
+            read_only=defs[t.name].read_only,
+            destructive=defs[t.name].destructive,
+            family=defs[t.name].family,
+            input_schema=t.input_schema,
+        )
+        for t in await server.list_tools()
+        if t.name in defs
+    ]
     return ToolList(tool_set=server.archon_settings.mcp_tools, tools=tools)
 
 

@@ -25,8 +25,8 @@ from archon.mcp_server import resources
 from archon.mcp_server.logs import McpLog
 from archon.mcp_server.sessions import SessionRegistry
 from archon.mcp_server.toolkit import CallLogger, ToolDef, ToolRegistry
-from archon.mcp_server.watcher import KnowledgeWatcher
 from archon.mcp_server.tools import register_all
+from archon.mcp_server.watcher import KnowledgeWatcher
 from archon.runtime import RuntimeHolder
 
 if TYPE_CHECKING:
@@ -46,8 +46,13 @@ class ArchonMCPServer(MCPServer):
     def __init__(self, holder: RuntimeHolder, settings: Settings) -> None:
         self.activity = McpLog()
         self.sessions = SessionRegistry(self.activity)
-        super().__init__(name="archon", version=__version__, instructions=INSTRUCTIONS,
-                         subscriptions=self.sessions.bus, middleware=[CallLogger(self.activity), self.sessions])
+        super().__init__(
+            name="archon",
+            version=__version__,
+            instructions=INSTRUCTIONS,
+            subscriptions=self.sessions.bus,
+            middleware=[CallLogger(self.activity), self.sessions],
+        )
         self.holder = holder
         self.archon_settings = settings
         self.listener: McpListener | None = None
@@ -66,11 +71,16 @@ class ArchonMCPServer(MCPServer):
         low = self._lowlevel_server
         original = low.create_initialization_options
 
-        def with_list_changed(notification_options: NotificationOptions | None = None,
-                              experimental_capabilities: dict[str, dict[str, Any]] | None = None,
-                              extensions: dict[str, dict[str, Any]] | None = None) -> Any:
-            return original(notification_options or NotificationOptions(resources_changed=True),
-                            experimental_capabilities, extensions)
+        def with_list_changed(
+            notification_options: NotificationOptions | None = None,
+            experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+            extensions: dict[str, dict[str, Any]] | None = None,
+        ) -> Any:
+            return original(
+                notification_options or NotificationOptions(resources_changed=True),
+                experimental_capabilities,
+                extensions,
+            )
 
         low.create_initialization_options = with_list_changed  # type: ignore[method-assign]
 
@@ -96,8 +106,9 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
     hosts += settings.mcp_allowed_hosts
     allowed_hosts = hosts + [f"{h}:*" for h in hosts]  # with and without an explicit port
     origins = [f"http://{h}:*" for h in hosts] + [f"https://{h}:*" for h in hosts] + list(settings.cors_origins)
-    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=allowed_hosts,
-                                     allowed_origins=origins)
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=allowed_hosts, allowed_origins=origins
+    )
 
 
 def build_mcp_http_app(server: MCPServer, settings: Settings, holder: RuntimeHolder) -> Starlette:
@@ -106,8 +117,7 @@ def build_mcp_http_app(server: MCPServer, settings: Settings, holder: RuntimeHol
     A streamable-HTTP session manager runs once, so every (re)start of the listener needs a new app.
     """
     security = transport_security(settings)
-    http_app = server.streamable_http_app(streamable_http_path="/mcp", transport_security=security,
-                                          host=settings.host)
+    http_app = server.streamable_http_app(streamable_http_path="/mcp", transport_security=security, host=settings.host)
     session_manager = server.session_manager
     sse_app = server.sse_app(transport_security=security, host=settings.host)
     watcher = KnowledgeWatcher(holder, server.knowledge_changed) if isinstance(server, ArchonMCPServer) else None
@@ -135,8 +145,9 @@ def build_mcp_http_app(server: MCPServer, settings: Settings, holder: RuntimeHol
 
     middleware = []
     if settings.api_key is not None:
-        middleware.append(Middleware(BearerAuthMiddleware, api_key=settings.api_key.get_secret_value(),
-                                     protects=all_paths))
+        middleware.append(
+            Middleware(BearerAuthMiddleware, api_key=settings.api_key.get_secret_value(), protects=all_paths)
+        )
     app = Starlette(routes=[*http_app.routes, *sse_app.routes], middleware=middleware, lifespan=lifespan)
     app.state.lifespan_used = False
     if isinstance(server, ArchonMCPServer) and server.listener is None:

@@ -83,8 +83,13 @@ class SessionRegistry:
             return
         session_id = next(self._ids)
         connection.state["archon_session_id"] = session_id
-        info = SessionInfo(id=session_id, transport=_transport(ctx), client=_client_name(ctx.session),
-                           protocol_version=ctx.session.protocol_version, connected_at=time.time())
+        info = SessionInfo(
+            id=session_id,
+            transport=_transport(ctx),
+            client=_client_name(ctx.session),
+            protocol_version=ctx.session.protocol_version,
+            connected_at=time.time(),
+        )
         self._sessions[session_id] = _Session(info=info, session=ctx.session)
         self._log.add("INFO", f"session {session_id} connected over {info.transport} ({info.client})")
         connection.exit_stack.callback(self._forget, session_id)
@@ -97,8 +102,12 @@ class SessionRegistry:
     async def _track_listen_stream(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         stream_id = next(self._ids)
         self._listeners[stream_id] = SessionInfo(
-            id=stream_id, transport=_transport(ctx), client="subscriptions/listen",
-            protocol_version=ctx.protocol_version, connected_at=time.time())
+            id=stream_id,
+            transport=_transport(ctx),
+            client="subscriptions/listen",
+            protocol_version=ctx.protocol_version,
+            connected_at=time.time(),
+        )
         try:
             return await call_next(ctx)
         finally:

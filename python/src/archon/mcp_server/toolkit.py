@@ -51,8 +51,13 @@ class ToolDef:
     def annotations(self) -> ToolAnnotations:
         if self.read_only:
             return ToolAnnotations(title=self.title, read_only_hint=True, open_world_hint=self.open_world)
-        return ToolAnnotations(title=self.title, read_only_hint=False, destructive_hint=self.destructive,
-                               idempotent_hint=self.idempotent, open_world_hint=self.open_world)
+        return ToolAnnotations(
+            title=self.title,
+            read_only_hint=False,
+            destructive_hint=self.destructive,
+            idempotent_hint=self.idempotent,
+            open_world_hint=self.open_world,
+        )
 
     def in_set(self, tool_set: ToolSet) -> bool:
         if tool_set == "all":
@@ -91,17 +96,32 @@ class ToolRegistry:
         """The running runtime (raises Unavailable while Archon starts)."""
         return self.holder.get()
 
-    def tool(self, *, family: Family, title: str, read_only: bool = False, destructive: bool = False,
-             idempotent: bool = False, open_world: bool = False) -> Callable[[F], F]:
+    def tool(
+        self,
+        *,
+        family: Family,
+        title: str,
+        read_only: bool = False,
+        destructive: bool = False,
+        idempotent: bool = False,
+        open_world: bool = False,
+    ) -> Callable[[F], F]:
         """Declare a tool; its docstring is what the model reads, its signature the input schema."""
 
         def decorator(fn: F) -> F:
             name = fn.__name__
             if name in self.tools:
                 raise ValueError(f"MCP tool {name} declared twice")
-            self.tools[name] = ToolDef(name=name, fn=_guard(fn), family=family, read_only=read_only,
-                                       destructive=destructive, idempotent=idempotent, open_world=open_world,
-                                       title=title)
+            self.tools[name] = ToolDef(
+                name=name,
+                fn=_guard(fn),
+                family=family,
+                read_only=read_only,
+                destructive=destructive,
+                idempotent=idempotent,
+                open_world=open_world,
+                title=title,
+            )
             return fn
 
         return decorator
@@ -113,8 +133,14 @@ class ToolRegistry:
         """Register the tools of `tool_set` on `server`; returns their names."""
         chosen = self.selected(tool_set)
         for tool in chosen:
-            server.add_tool(tool.fn, name=tool.name, title=tool.title, annotations=tool.annotations,
-                            description=inspect.cleandoc(tool.fn.__doc__ or ""), structured_output=True)
+            server.add_tool(
+                tool.fn,
+                name=tool.name,
+                title=tool.title,
+                annotations=tool.annotations,
+                description=inspect.cleandoc(tool.fn.__doc__ or ""),
+                structured_output=True,
+            )
         return [t.name for t in chosen]
 
 

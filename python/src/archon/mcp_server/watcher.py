@@ -21,8 +21,9 @@ log = logging.getLogger(__name__)
 
 KNOWLEDGE_CHANNEL = "archon_knowledge"  # archon.jobs.events: every event changes the source list
 PROJECTS_CHANNEL = "archon_projects"  # archon.projects: only these events change the document list
-DOCUMENT_LIST_EVENTS = frozenset({"document_created", "document_updated", "document_restored",
-                                  "document_deleted", "project_deleted"})
+DOCUMENT_LIST_EVENTS = frozenset(
+    {"document_created", "document_updated", "document_restored", "document_deleted", "project_deleted"}
+)
 _COALESCE_SECONDS = 0.2
 _RETRY_SECONDS = 2.0
 
@@ -38,8 +39,10 @@ class KnowledgeWatcher:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[KnowledgeWatcher]:
-        tasks = [asyncio.create_task(self._listen(), name="archon-mcp-knowledge-listen"),
-                 asyncio.create_task(self._send(), name="archon-mcp-knowledge-send")]
+        tasks = [
+            asyncio.create_task(self._listen(), name="archon-mcp-knowledge-listen"),
+            asyncio.create_task(self._send(), name="archon-mcp-knowledge-send"),
+        ]
         try:
             yield self
         finally:

@@ -17,7 +17,8 @@ class CrawlOptions(BaseModel):
     """How to crawl; every field is optional."""
 
     crawl_type: Literal["auto", "single", "sitemap", "llms_txt", "recursive"] = Field(
-        "auto", description="auto tries llms.txt, then sitemap.xml, then follows links; single = this page only.")
+        "auto", description="auto tries llms.txt, then sitemap.xml, then follows links; single = this page only."
+    )
     max_depth: int = Field(2, ge=0, le=10, description="Link depth when following links (0 = the page only).")
     max_pages: int = Field(100, ge=1, le=10_000, description="Stop after this many pages.")
     include_patterns: list[str] = Field(default_factory=list, description="Only URLs matching these globs.")
@@ -71,19 +72,29 @@ def crawl_status(data: dict[str, Any], *, finished: bool) -> CrawlStatus:
     else:
         hint = "The job did not complete; see error and recent_log."
     return CrawlStatus(
-        progress_id=str(data["progressId"]), kind=str(data.get("kind", "crawl")), status=status, finished=finished,
-        percentage=float(data.get("percentage", 0)), current_url=str(data.get("currentUrl", "")),
-        total_pages=int(data.get("totalPages", 0)), processed_pages=int(data.get("processedPages", 0)),
-        chunks_stored=int(data.get("chunksStored", 0)), source_id=data.get("sourceId"), error=data.get("error"),
-        recent_log=list(data.get("logs", []))[-LOG_LINES:], next_step=hint)
+        progress_id=str(data["progressId"]),
+        kind=str(data.get("kind", "crawl")),
+        status=status,
+        finished=finished,
+        percentage=float(data.get("percentage", 0)),
+        current_url=str(data.get("currentUrl", "")),
+        total_pages=int(data.get("totalPages", 0)),
+        processed_pages=int(data.get("processedPages", 0)),
+        chunks_stored=int(data.get("chunksStored", 0)),
+        source_id=data.get("sourceId"),
+        error=data.get("error"),
+        recent_log=list(data.get("logs", []))[-LOG_LINES:],
+        next_step=hint,
+    )
 
 
 def register(registry: ToolRegistry) -> None:
     @registry.tool(family="knowledge", title="Crawl a URL", open_world=True)
     async def crawl_url(
         url: Annotated[str, Field(description="The documentation site or page to index (http or https).")],
-        options: Annotated[CrawlOptions | None, Field(description="Crawl type, depth, page limit, patterns, tags.")]
-        = None,
+        options: Annotated[
+            CrawlOptions | None, Field(description="Crawl type, depth, page limit, patterns, tags.")
+        ] = None,
     ) -> CrawlStartedResult:
         """Start indexing a documentation site into Archon's knowledge base; returns at once with a progress_id.
 
@@ -92,9 +103,12 @@ def register(registry: ToolRegistry) -> None:
         are refused unless the operator allowed them.
         """
         started = await CrawlService(registry.runtime()).start_crawl(_request(url, options or CrawlOptions()))
-        return CrawlStartedResult(progress_id=started.progressId, source_id=started.sourceId, status="queued",
-                                  next_step=f"Call get_crawl_status(progress_id={started.progressId!r}) every few "
-                                            "seconds until finished.")
+        return CrawlStartedResult(
+            progress_id=started.progressId,
+            source_id=started.sourceId,
+            status="queued",
+            next_step=f"Call get_crawl_status(progress_id={started.progressId!r}) every few seconds until finished.",
+        )
 
     @registry.tool(family="knowledge", title="Get crawl status", read_only=True)
     async def get_crawl_status(

@@ -61,14 +61,28 @@ def _full(doc: Document) -> Document:
 
 
 def _summary(doc: Document) -> DocumentSummary:
-    return DocumentSummary(id=doc.id, project_id=doc.project_id, document_type=doc.document_type, title=doc.title,
-                           tags=doc.tags, author=doc.author, version=doc.version, updated_at=doc.updated_at,
-                           resource_uri=resource_uri(doc.project_id, doc.id))
+    return DocumentSummary(
+        id=doc.id,
+        project_id=doc.project_id,
+        document_type=doc.document_type,
+        title=doc.title,
+        tags=doc.tags,
+        author=doc.author,
+        version=doc.version,
+        updated_at=doc.updated_at,
+        resource_uri=resource_uri(doc.project_id, doc.id),
+    )
 
 
 def _version(v: DocumentVersion) -> VersionSummary:
-    return VersionSummary(version=v.version, change_type=v.change_type, change_summary=v.change_summary,
-                          title=v.title, author=v.author, created_at=v.created_at)
+    return VersionSummary(
+        version=v.version,
+        change_type=v.change_type,
+        change_summary=v.change_summary,
+        title=v.title,
+        author=v.author,
+        created_at=v.created_at,
+    )
 
 
 def register(registry: ToolRegistry) -> None:
@@ -107,8 +121,13 @@ def register(registry: ToolRegistry) -> None:
         author: Annotated[str, Field(description="Who writes it (your agent name).")] = "Archon",
     ) -> Document:
         """Create a document in a project (its first version); returns it with its id."""
-        data: dict[str, Any] = {"title": title, "content": content, "document_type": document_type,
-                                "tags": tags or [], "author": author}
+        data: dict[str, Any] = {
+            "title": title,
+            "content": content,
+            "document_type": document_type,
+            "tags": tags or [],
+            "author": author,
+        }
         return _full(await service().create(project_id, data))
 
     @registry.tool(family="tasks", title="Update a document", idempotent=True)
@@ -120,13 +139,22 @@ def register(registry: ToolRegistry) -> None:
         document_type: Annotated[DocType | None, Field(description="New type.")] = None,
         tags: Annotated[list[str] | None, Field(description="New labels (replace the old ones).")] = None,
         change_summary: Annotated[str, Field(description="One line on what changed, kept in the history.")] = "",
-        expected_version: Annotated[int | None, Field(ge=1, description="Fail if someone changed the document "
-                                                                         "since this version.")] = None,
+        expected_version: Annotated[
+            int | None, Field(ge=1, description="Fail if someone changed the document since this version.")
+        ] = None,
     ) -> Document:
         """Change a document; every change is saved as a new version (list_document_versions shows them)."""
-        changes: dict[str, Any] = {k: v for k, v in {"title": title, "content": content,
-                                                     "document_type": document_type, "tags": tags,
-                                                     "expected_version": expected_version}.items() if v is not None}
+        changes: dict[str, Any] = {
+            k: v
+            for k, v in {
+                "title": title,
+                "content": content,
+                "document_type": document_type,
+                "tags": tags,
+                "expected_version": expected_version,
+            }.items()
+            if v is not None
+        }
         if not changes.keys() - {"expected_version"}:
             raise Invalid("nothing to update: give title, content, document_type or tags")
         changes["change_summary"] = change_summary
@@ -136,8 +164,9 @@ def register(registry: ToolRegistry) -> None:
     async def list_document_versions(project_id: ProjectId, document_id: DocumentId) -> VersionList:
         """List a document's versions, newest first (version number, change type, summary, author, time)."""
         versions = await service().versions(project_id, document_id)
-        return VersionList(document_id=document_id, count=len(versions),
-                           versions=[_version(v) for v in versions[:MAX_VERSIONS]])
+        return VersionList(
+            document_id=document_id, count=len(versions), versions=[_version(v) for v in versions[:MAX_VERSIONS]]
+        )
 
     @registry.tool(family="tasks", title="Restore a document version", idempotent=True)
     async def restore_document_version(

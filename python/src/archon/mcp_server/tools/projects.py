@@ -58,12 +58,26 @@ def register(registry: ToolRegistry) -> None:
         Use it to find the project_id that list_tasks, create_task and the document tools need.
         """
         page = await service().list_projects(limit=limit, offset=offset)
-        items = [ProjectSummary(id=p.id, title=p.title, description=clip(p.description, SUMMARY_DESCRIPTION),
-                                github_repo=p.github_repo, pinned=p.pinned, task_counts=p.task_counts,
-                                updated_at=p.updated_at) for p in page.projects]
+        items = [
+            ProjectSummary(
+                id=p.id,
+                title=p.title,
+                description=clip(p.description, SUMMARY_DESCRIPTION),
+                github_repo=p.github_repo,
+                pinned=p.pinned,
+                task_counts=p.task_counts,
+                updated_at=p.updated_at,
+            )
+            for p in page.projects
+        ]
         more = offset + len(items) < page.total
-        return ProjectPage(projects=items, total=page.total, limit=limit, offset=offset,
-                           next_offset=offset + len(items) if more else None)
+        return ProjectPage(
+            projects=items,
+            total=page.total,
+            limit=limit,
+            offset=offset,
+            next_offset=offset + len(items) if more else None,
+        )
 
     @registry.tool(family="tasks", title="Get a project", read_only=True)
     async def get_project(project_id: ProjectId) -> Project:
@@ -88,9 +102,16 @@ def register(registry: ToolRegistry) -> None:
         pinned: Annotated[bool | None, Field(description="Pin it to the top of the list.")] = None,
     ) -> Project:
         """Change a project's title, description, GitHub repo or pinned flag; only the fields given change."""
-        given: dict[str, Any] = {k: v for k, v in {"title": title, "description": description,
-                                                    "github_repo": github_repo, "pinned": pinned}.items()
-                                 if v is not None}
+        given: dict[str, Any] = {
+            k: v
+            for k, v in {
+                "title": title,
+                "description": description,
+                "github_repo": github_repo,
+                "pinned": pinned,
+            }.items()
+            if v is not None
+        }
         if not given:
             raise Invalid("nothing to update: give at least one of title, description, github_repo, pinned")
         return _full(await service().update(project_id, given))

@@ -19,6 +19,8 @@ async def test_project_create_get_list_update(client: httpx.AsyncClient) -> None
 
     got = (await client.get(f"/api/projects/{pid}")).json()
     assert got["description"] == "first" and got["features"] == [{"name": "login"}]
+    features = (await client.get(f"/api/projects/{pid}/features")).json()
+    assert features == {"features": [{"name": "login"}], "count": 1}
 
     patched = await client.patch(f"/api/projects/{pid}", json={"title": "Alpha 2", "pinned": True})
     assert patched.status_code == 200 and patched.json()["title"] == "Alpha 2"

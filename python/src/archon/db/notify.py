@@ -165,6 +165,11 @@ class NotifyHub:
                 log.warning("notify hub connection lost (%s); retrying in %.1fs", type(exc).__name__, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_reconnect_delay)
+            except Exception:  # top-level loop: never let one surprise end every subscriber's stream
+                self.connected.set()
+                log.exception("notify hub failed; restarting in %.1fs", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_reconnect_delay)
 
     async def _pump(self, conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
         loop = asyncio.get_running_loop()

@@ -159,6 +159,9 @@ class ProjectEvents:
                 except (psycopg.Error, TimeoutError) as exc:  # the database hiccupped: clients must refetch
                     log.warning("could not load %s %s: %s", event_type, entity_id, type(exc).__name__)
                     event = {"type": "resync", "data": {"reason": "could not load a change"}}
+                except Exception:  # top-level loop: one bad event must not end every stream
+                    log.exception("could not build event %s for %s", event_type, entity_id)
+                    event = {"type": "resync", "data": {"reason": "could not load a change"}}
                 if event is not None:
                     self._broadcast(project_id, event)
         self._close_all()  # the hub stopped

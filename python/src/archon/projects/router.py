@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
@@ -64,6 +64,13 @@ async def update_project(project_id: UUID, body: ProjectUpdate, service: Project
 async def delete_project(project_id: UUID, service: ProjectServiceDep, confirm: bool = False) -> ProjectDeleted:
     """Delete with `?confirm=true`; without it, 409 reports what would be deleted."""
     return await service.delete(project_id, confirm=confirm)
+
+
+@router.get("/projects/{project_id}/features")
+async def get_features(project_id: UUID, service: ProjectServiceDep) -> dict[str, Any]:
+    """The project's `features` list (Archon v1 path)."""
+    features = (await service.get(project_id)).features
+    return {"features": features, "count": len(features)}
 
 
 @router.get("/projects/{project_id}/sources", response_model=list[LinkedSource])

@@ -99,3 +99,22 @@ async def _until_listening(app: Any) -> None:
     async with asyncio.timeout(10):
         while app.state.mcp.watcher is None or not app.state.mcp.watcher.listening.is_set():
             await asyncio.sleep(0.02)
+
+
+async def test_modern_client_gets_list_changed_through_subscriptions_listen(
+    app: Any, mcp_live: LiveServer, client: Any
+) -> None:
+    from mcp import Client
+    from mcp.client.subscriptions import ResourcesListChanged
+
+    async with Client(f"{mcp_live.url}/mcp") as modern:
+        await _until_listening(app)
+        async with modern.listen(resources_list_changed=True) as subscription:
+            status = (await client.get("/api/mcp/status")).json()
+            assert any(s["client"] == "subscriptions/listen" for s in status["connected_sessions"])
+            await KnowledgeService(app.state.runtime).create_source(
+                source_id="src_res0000000000004", source_type="url", url="http://127.0.0.1:9/m", title="M"
+            )
+            async with asyncio.timeout(10):
+                event = await anext(aiter(subscription))
+            assert isinstance(event, ResourcesListChanged)

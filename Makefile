@@ -69,6 +69,9 @@ lint: install-python ## ruff and mypy
 docs: install-python ## Regenerate docs/api.md (REST, from OpenAPI) and docs/cli.md (from the CLI)
 	cd python && .venv/bin/python scripts/gen_docs.py
 
+bench: install-python ## Run the benchmarks (bench/run_all.sh; slow, never part of make test)
+	bash bench/run_all.sh
+
 lock: ## Re-pin Python dependencies from the current virtualenv
 	@(echo "# Exact pins of every Python dependency (make install installs these, then archon itself with --no-deps)."; \
 	  echo "# Regenerate with: make lock"; $(PIP) freeze | grep -v '^-e\|^#' | sed 's/+cpu$$//' | sort -f) > $(LOCK)

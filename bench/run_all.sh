@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Every benchmark, one after the other (`make bench`). Never part of `make test`.
+# Add your benchmark below; keep each entry runnable on its own too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=python/.venv/bin/python
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+
+run() { echo "== $*"; "$PY" "$@"; }
+
+# Search (docs/benchmarks.md#search): quality first, it indexes the docs and caches the real vectors
+# the speed benchmark reuses. Needs Debian's python3-doc (installed below when running as root).
+if [ ! -d /usr/share/doc/python3.11-doc/html ]; then
+  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq python3-doc >/dev/null || (apt-get update -qq && apt-get install -y -qq python3-doc >/dev/null); fi
+fi
+run bench/quality/run.py
+run bench/search/run.py --chunks "${ARCHON_BENCH_CHUNKS:-100000}"
+
+# Projects board
+[ -f bench/projects_board.py ] && run bench/projects_board.py

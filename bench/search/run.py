@@ -1,0 +1,146 @@
+"""Search speed: server-side and end-to-end REST latency per mode, and throughput at 50 concurrent clients.
+
+Usage: python bench/search/run.py [--chunks 100000] [--seconds 20] [--out results.json]
+Needs the quality benchmark's cached real vectors (run bench/quality/run.py first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "quality"))
+
+from common import BENCH_DIR, open_runtime, selected_pages  # noqa: E402
+from load import build  # noqa: E402
+from queries import QUERIES  # noqa: E402
+
+from archon.knowledge.search import QUERY_EMBEDDINGS, SearchService  # noqa: E402
+from archon.knowledge.search_models import SearchFilters  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def pct(values: list[float]) -> dict[str, float]:
+    v = sorted(values)
+    at = lambda q: v[min(len(v) - 1, int(round(q * (len(v) - 1))))]  # noqa: E731
+    return {"p50": round(at(0.50), 1), "p95": round(at(0.95), 1), "p99": round(at(0.99), 1),
+            "mean": round(statistics.fmean(v), 1), "n": len(v)}
+
+
+async def server_side(service: SearchService, queries: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for q in queries:  # warm: query vectors cached, pages in shared buffers
+        await service.query(q, search_mode="hybrid")
+    for mode in ("keyword", "vector", "hybrid"):
+        out[f"{mode}_cached_vector"] = pct([(await service.query(q, search_mode=mode)).took_ms
+                                            for q in queries * 2])
+    filt = SearchFilters(source_ids=("s3",))
+    out["hybrid_filtered_10pct"] = pct([(await service.query(q, filters=filt)).took_ms for q in queries])
+    times = []
+    for q in queries:
+        QUERY_EMBEDDINGS.clear()
+        times.append((await service.query(q + " ?", search_mode="hybrid")).took_ms)
+    out["hybrid_with_embedding"] = pct(times)
+    emb = []
+    for q in queries:
+        t = time.perf_counter()
+        await service.runtime.embedder.embed([q + " !"])
+        emb.append((time.perf_counter() - t) * 1000)
+    out["embedding_only"] = pct(emb)
+    return out
+
+
+async def rest(base: str, queries: list[str], seconds: float) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    limits = httpx.Limits(max_connections=60, max_keepalive_connections=60)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+        async def ask(q: str, mode: str = "hybrid") -> float:
+            t = time.perf_counter()
+            r = await client.post("/api/rag/query", json={"query": q, "search_mode": mode})
+            r.raise_for_status()
+            return (time.perf_counter() - t) * 1000
+
+        for mode in ("keyword", "vector", "hybrid"):
+            await ask(queries[0], mode)
+            out[f"{mode}_new_queries"] = pct([await ask(f"{q} ({mode} {i})", mode)
+                                              for i, q in enumerate(queries)])
+            out[f"{mode}_repeated_queries"] = pct([await ask(q, mode) for q in queries])
+
+        async def load(make_query: Any) -> dict[str, Any]:
+            latencies: list[float] = []
+            errors = 0
+            stop = time.perf_counter() + seconds
+
+            async def worker(w: int) -> None:
+                nonlocal errors
+                i = 0
+                while time.perf_counter() < stop:
+                    try:
+                        latencies.append(await ask(make_query(w, i)))
+                    except (httpx.HTTPError, OSError):
+                        errors += 1
+                    i += 1
+
+            t = time.perf_counter()
+            await asyncio.gather(*(worker(w) for w in range(50)))
+            elapsed = time.perf_counter() - t
+            return {"qps": round(len(latencies) / elapsed, 1), "errors": errors, **pct(latencies)}
+
+        out["throughput_50_clients_repeated"] = await load(lambda w, i: queries[(w * 7 + i) % len(queries)])
+        out["throughput_50_clients_new"] = await load(lambda w, i: f"{queries[(w + i) % len(queries)]} #{w}-{i}")
+    return out
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
+    args = parser.parse_args()
+    runtime = await open_runtime(f"search-{args.chunks}")
+    report: dict[str, Any] = {"chunks": args.chunks, "cpus": os.cpu_count(), "load_avg_start": os.getloadavg()}
+    try:
+        pages = selected_pages(sorted({p for _, rel in QUERIES for p in rel}))
+        report["load"] = await build(runtime, pages, args.chunks)
+        queries = [q for q, _ in QUERIES]
+        await runtime.embedder.embed(["warm up"])
+        report["server_side_ms"] = await server_side(SearchService(runtime), queries)
+        print(json.dumps(report, indent=2), flush=True)
+        port = 18000 + os.getpid() % 1000
+        server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("server.py")), runtime.db.conninfo,
+                                   str(port), str(BENCH_DIR / "server-data")], cwd=ROOT)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            async with httpx.AsyncClient() as probe:
+                for _ in range(600):
+                    try:
+                        if (await probe.get(base + "/health")).status_code < 500:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    await asyncio.sleep(0.5)
+            report["rest_ms"] = await rest(base, queries, args.seconds)
+        finally:
+            server.terminate()
+            server.wait(30)
+        report["load_avg_end"] = os.getloadavg()
+        print(json.dumps(report, indent=2))
+        args.out.write_text(json.dumps(report, indent=2))
+    finally:
+        await runtime.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -139,7 +139,8 @@ EDITLINKMARKER Edit this page</a></footer></article><nav class="pagination-nav">
         html = f"""<!DOCTYPE html><html><head><title>{title}</title></head><body><div id="app">
 <header class="VPNav">NAVMARKER Guide</header><aside class="VPSidebar">SIDEBARMARKER<ul>{nav}</ul></aside>
 <div class="VPDoc"><div class="content"><main class="main"><div class="vp-doc"><h1>{title}</h1>{body}</div></main>
-<footer class="VPDocFooter"><div class="edit-link">EDITLINKMARKER</div>FOOTERMARKER</footer></div></div></div></body></html>"""
+<footer class="VPDocFooter"><div class="edit-link">EDITLINKMARKER</div>FOOTERMARKER</footer></div></div></div>
+</body></html>"""
     elif generator == "rustdoc":
         html = f"""<!DOCTYPE html><html><head><title>{title}</title></head><body class="rustdoc">
 <nav class="sidebar">SIDEBARMARKER<ul>{nav}</ul></nav><main><div class="width-limiter">

@@ -48,7 +48,7 @@ class Worker:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> subprocess.Popen[bytes]:
-        log = open(self.data_dir.parent / f"worker{len(self.procs)}.log", "wb")  # noqa: SIM115
+        log = open(self.data_dir.parent / f"worker{len(self.procs)}.log", "wb")
         proc = subprocess.Popen([sys.executable, "-m", "archon", "worker"], env=self.env, cwd=self.data_dir.parent,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.procs.append(proc)

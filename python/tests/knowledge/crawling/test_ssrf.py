@@ -17,7 +17,7 @@ BLOCKED_URLS = [
     "http://metadata.google.internal/", "http://10.0.0.1/", "http://192.168.1.1/", "http://172.16.5.4/",
     "http://host.docker.internal:54321/", "http://archon-mcp:8051/", "http://[::ffff:127.0.0.1]/",
     "http://[64:ff9b::7f00:1]/", "http://[2002:7f00:1::]/", "http://evil.example@127.0.0.1/",
-    "http://127.0.0.1#@evil.example/", "http://127.0.0.1%2523@x/", "http://１２７.０.０.１/", "http://localhost./",
+    "http://127.0.0.1#@evil.example/", "http://127.0.0.1%2523@x/", "http://１２７.０.０.１/", "http://localhost./",  # noqa: RUF001
     "http://LOCALHOST/", "http://foo.localhost/", "http://[fe80::1%25eth0]/", "http://224.0.0.1/",
     "http://[::]/", "http://255.255.255.255/", "http://198.18.0.1/",
     "file:///etc/passwd", "raw:<html>x</html>", "view-source:http://example.com/", "data:text/html,hi",
@@ -61,7 +61,7 @@ async def test_hostname_resolving_to_loopback_is_refused_at_connect_time(canary:
     url = f"http://docs.attacker.example:{canary.port}/page"
     policy.check_url(url)  # the name itself looks harmless
     async with Fetcher(policy) as fetcher:
-        with pytest.raises(BlockedURL, match="internal address 127.0.0.2"):
+        with pytest.raises(BlockedURL, match=r"internal address 127\.0\.0\.2"):
             await fetcher.get(url)
     assert canary.hits == []
 

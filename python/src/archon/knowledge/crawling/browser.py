@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 
@@ -28,9 +29,13 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-dev-shm-usage", "--disable-features=DnsOverHttps,ServiceWorker",
-                  "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0")
+                  "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
+                  # Defence in depth: every request is fulfilled by the route handler; anything that
+                  # escaped it would go to this dead proxy (loopback included) instead of the network.
+                  "--proxy-server=http://127.0.0.1:1", "--proxy-bypass-list=<-loopback>")
 _DEVTOOLS = re.compile(r"DevTools listening on (ws://\S+)")
 SUBRESOURCE_MAX_BYTES = 5 * 1024 * 1024
+MAX_REDIRECTS = 5
 PAGE_TIMEOUT_MS = 30_000
 
 
@@ -51,10 +56,11 @@ class BrowserRenderer:
         self._profile: str | None = None
         self._crawler: Any = None
         self._lock = asyncio.Lock()
+        self._drainer: asyncio.Task[None] | None = None
         self.blocked: list[str] = []
 
     async def _start(self) -> None:
-        if not Path(CHROMIUM).exists():
+        if not await asyncio.to_thread(Path(CHROMIUM).exists):
             raise BrowserUnavailable(f"{CHROMIUM} not found (apt-get install chromium)")
         self._profile = tempfile.mkdtemp(prefix="archon-chromium-")
         self._process = await asyncio.create_subprocess_exec(
@@ -77,7 +83,7 @@ class BrowserRenderer:
             await self.close()
             raise BrowserUnavailable("chromium did not report a DevTools endpoint")
         # Keep draining stderr so Chromium never blocks on a full pipe.
-        asyncio.create_task(self._drain(self._process.stderr))
+        self._drainer = asyncio.create_task(self._drain(self._process.stderr))
         from crawl4ai import AsyncWebCrawler, BrowserConfig
 
         config = BrowserConfig(browser_mode="cdp", cdp_url=ws_url, create_isolated_context=True, headless=True,
@@ -105,11 +111,23 @@ class BrowserRenderer:
         if url.startswith(("data:", "blob:", "about:")):
             await route.continue_()
             return
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        method, body = request.method, request.post_data_buffer
         try:
-            self.policy.check_url(url)
-            response = await self.client.request(
-                request.method, url, content=request.post_data_buffer,
-                headers={k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")})
+            # Redirects are followed here, each hop checked: a 3xx handed to Chromium would be
+            # followed by its own network stack, outside this handler.
+            for _ in range(MAX_REDIRECTS + 1):
+                self.policy.check_url(url)
+                response = await self.client.request(method, url, content=body, headers=headers)
+                location = response.headers.get("location")
+                if not (response.is_redirect and location):
+                    break
+                url = urljoin(url, location.strip())
+                if response.status_code in (301, 302, 303) and method != "HEAD":
+                    method, body = "GET", None
+            else:
+                await route.abort("failed")
+                return
         except BlockedURL as exc:
             self.blocked.append(url)
             self.note(f"blocked browser request {url}: {exc.message}")

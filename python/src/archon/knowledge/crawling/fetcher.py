@@ -135,7 +135,7 @@ class Fetcher:
                 location = response.headers.get("location")
                 if not location:
                     raise FetchError(f"HTTP {response.status_code} without Location")
-                return urljoin(url, location.strip())
+                return str(urljoin(url, location.strip()))
             if response.status_code >= 400:
                 raise FetchError(f"HTTP {response.status_code}")
             declared = response.headers.get("content-length")
@@ -170,7 +170,7 @@ def _decode(raw: bytes, encoding: str, limit: int) -> bytes:
         return out
     if encoding == "br":
         try:
-            import brotli  # type: ignore[import-not-found]
+            import brotli
         except ImportError as exc:
             raise FetchError("brotli-encoded response and no brotli decoder") from exc
         out = brotli.decompress(raw)

@@ -139,7 +139,8 @@ class FrontierRepository:
                     SELECT 1 FROM archon_crawl_urls u
                     WHERE u.job_id = %(job)s AND (u.page_id = p.id OR u.url = split_part(p.url, '#', 1))
                       AND (u.status IN ('done', 'claimed', 'pending')
-                           OR (u.status = 'failed' AND u.error NOT LIKE 'HTTP 404%%' AND u.error NOT LIKE 'HTTP 410%%')))
+                           OR (u.status = 'failed' AND u.error NOT LIKE 'HTTP 404%%'
+                               AND u.error NOT LIKE 'HTTP 410%%')))
                 RETURNING p.url
                 """, {"source": source_id, "job": job_id})).fetchall()
         return [str(r["url"]) for r in rows]

@@ -45,7 +45,7 @@ def split_sections(text: str, base_url: str) -> list[Section]:
     """Split llms-full.txt at H1 and H2 headings (never inside fenced code); each section is a page."""
     base = urldefrag(base_url)[0]
     sections: list[tuple[str, list[str]]] = []
-    title, lines = "", []
+    title, lines = "", list[str]()
     fenced = False
     for line in text.splitlines():
         if _FENCE.match(line):

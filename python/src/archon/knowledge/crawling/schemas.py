@@ -61,5 +61,5 @@ class CrawlRequest(BaseModel):
 class CrawlStarted(BaseModel):
     """Answer of a crawl or refresh request: the id to follow progress with."""
 
-    progressId: str  # noqa: N815 - the seed's wire name
-    sourceId: str  # noqa: N815
+    progressId: str
+    sourceId: str

@@ -14,7 +14,7 @@ from archon.jobs.runner import acquire_slot
 from tests.conftest import LiveServer, make_settings
 from tests.knowledge.docgen import make_pdf_bomb
 
-DOC = "# Guide\n\n" + "\n\n".join(f"## Part {i}\n\n" + "Some words about part %d. " % i * 30 for i in range(40))
+DOC = "# Guide\n\n" + "\n\n".join(f"## Part {i}\n\n" + f"Some words about part {i}. " * 30 for i in range(40))
 
 
 @pytest.fixture

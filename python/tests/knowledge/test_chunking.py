@@ -51,7 +51,8 @@ def test_code_blocks_and_tables_are_never_cut() -> None:
 
 
 def test_huge_code_block_is_split_into_valid_fenced_parts() -> None:
-    code = "```js\n" + "\n".join(f"console.log('line {i} of a very long generated listing');" for i in range(300)) + "\n```"
+    lines = [f"console.log('line {i} of a very long generated listing');" for i in range(300)]
+    code = "```js\n" + "\n".join(lines) + "\n```"
     chunks = chunk_markdown(f"# Big\n\n{code}\n", title="Big", target_tokens=200)
     assert len(chunks) > 3
     for chunk in chunks:

@@ -8,8 +8,9 @@ def test_sanitize_filename() -> None:
     assert sanitize_filename("..\\..\\win.ini") == "win.ini"
     assert sanitize_filename("a\x00b.pdf") == "ab.pdf"
     assert sanitize_filename("evil\u202efdp.exe") == "evilfdp.exe"
-    assert sanitize_filename("") == "upload" and sanitize_filename(".") == "upload" and sanitize_filename(None) == "upload"
-    assert sanitize_filename("<img src=x onerror=alert(1)>.md") == "<img src=x onerror=alert(1)>.md"  # escaped on display
+    assert sanitize_filename("") == sanitize_filename(".") == sanitize_filename(None) == "upload"
+    # Markup stays in the name (it is escaped wherever it is displayed), but never reaches a path.
+    assert sanitize_filename("<img src=x onerror=alert(1)>.md") == "<img src=x onerror=alert(1)>.md"
     long = sanitize_filename("\u00e9" * 300 + ".md")
     assert len(long.encode()) <= 255 and long.endswith(".md")
     assert sanitize_filename("Cafe\u0301.md") == "Caf\u00e9.md"  # NFC

@@ -124,7 +124,7 @@ async def test_connection_refused_is_retried_then_reported() -> None:
 
 
 async def test_factory_builds_the_openai_provider(stub: tuple[Stub, str], tmp_path: Any) -> None:
-    state, url = stub
+    _state, url = stub
     settings = Settings(_env_file=None, data_dir=tmp_path, embedding_provider="openai",  # type: ignore[call-arg]
                         embedding_model="nomic-embed-text", embedding_base_url=url)
     e = create_embedder(settings)

@@ -50,7 +50,8 @@ def validate_tags(tags: list[str], field_name: str = "tags") -> list[str]:
     cleaned: list[str] = []
     for tag in tags:
         if not isinstance(tag, str):
-            raise Invalid(f"{field_name} must be a list of strings", detail=[{"field": field_name, "message": "not a string"}])
+            raise Invalid(f"{field_name} must be a list of strings",
+                          detail=[{"field": field_name, "message": "not a string"}])
         tag = tag.strip()
         if not tag or len(tag) > MAX_TAG_LENGTH:
             raise Invalid(f"each of {field_name} must be 1-{MAX_TAG_LENGTH} characters",
@@ -153,7 +154,7 @@ class KnowledgeService:
         offset, limit = _paging(page, per_page)
         if knowledge_type is not None:
             validate_knowledge_type(knowledge_type)
-        rows, total = await self.sources.list(offset=offset, limit=limit, knowledge_type=knowledge_type,
+        rows, total = await self.sources.list_sources(offset=offset, limit=limit, knowledge_type=knowledge_type,
                                               tag=tag or None, text=(text or "").strip() or None)
         return Page([SourceView.from_row(r) for r in rows], total, page, per_page)
 

@@ -59,7 +59,7 @@ class SourcesRepository:
             return await (await conn.execute(
                 f"SELECT {_SOURCE_COLUMNS} FROM archon_sources s WHERE s.id = %s", (source_id,))).fetchone()
 
-    async def list(self, *, offset: int, limit: int, knowledge_type: str | None, tag: str | None,
+    async def list_sources(self, *, offset: int, limit: int, knowledge_type: str | None, tag: str | None,
                    text: str | None) -> tuple[list[dict[str, Any]], int]:
         params = {"knowledge_type": knowledge_type, "tag": tag, "text": text,
                   "pattern": _like(text) if text else None, "limit": limit, "offset": offset}
@@ -83,7 +83,8 @@ class SourcesRepository:
         if "update_frequency_days" in changes:
             # Keep the schedule consistent with the new frequency.
             extra = (", next_refresh_at = CASE WHEN %(update_frequency_days)s::int IS NULL THEN NULL "
-                     "ELSE COALESCE(last_indexed_at, now()) + make_interval(days => %(update_frequency_days)s::int) END")
+                     "ELSE COALESCE(last_indexed_at, now()) "
+                     "+ make_interval(days => %(update_frequency_days)s::int) END")
         async with self.db.connection() as conn:
             cur = await conn.execute(
                 f"UPDATE archon_sources SET {assignments}{extra} WHERE id = %(source_id)s",
@@ -135,3 +136,13 @@ class SourcesRepository:
             "archon_code_examples x JOIN archon_pages p ON p.id = x.page_id",
             "x.id, x.page_id, p.url, x.position, x.language, x.title, x.summary, x.code, x.context",
             "p.section_order NULLS LAST, p.url, x.position", source_id, offset, limit)
+
+    async def page_counts(self, page_id: int) -> tuple[int, int]:
+        """(chunks, code examples) stored for one page."""
+        async with self.db.connection() as conn:
+            row = await (await conn.execute(
+                "SELECT (SELECT count(*) FROM archon_chunks WHERE page_id = %(p)s) AS chunks, "
+                "(SELECT count(*) FROM archon_code_examples WHERE page_id = %(p)s) AS code", {"p": page_id},
+            )).fetchone()
+        assert row is not None
+        return int(row["chunks"]), int(row["code"])

@@ -70,7 +70,7 @@ async def convert_document(data: bytes, fmt: str, *, filename: str, limits: Conv
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "archon.knowledge.ingest.convert_worker", fmt, str(MAX_MARKDOWN_CHARS),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        preexec_fn=_limit_child(limits),  # noqa: PLW1509 - asyncio runs it in the forked child only
+        preexec_fn=_limit_child(limits),
     )
     communicate = asyncio.ensure_future(proc.communicate(data))
     try:

@@ -43,7 +43,7 @@ def html_to_markdown(html: str) -> tuple[str, str]:
     title = title_tag.get_text(" ", strip=True) if title_tag else ""
     for tag in soup(["script", "style", "noscript", "template", "iframe", "nav", "footer", "head"]):
         tag.decompose()
-    root = soup.find("main") or soup.find(attrs={"role": "main"}) or soup.body or soup
+    root = soup.find("main") or soup.find(role="main") or soup.body or soup
     markdown = MarkdownConverter(heading_style="ATX", bullets="-", code_language_callback=_code_language
                                  ).convert_soup(root)
     return markdown, title

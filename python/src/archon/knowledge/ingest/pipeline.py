@@ -15,6 +15,7 @@ from archon.knowledge.ingest.cleaning import clean_markdown, strip_invisible
 from archon.knowledge.ingest.code_examples import extract_code_examples
 from archon.knowledge.models import ChunkInput, CodeExampleInput, EmbeddingModel, PageInput
 from archon.knowledge.repository import KnowledgeRepository
+from archon.knowledge.sources_repository import SourcesRepository
 
 if TYPE_CHECKING:
     from archon.runtime import Runtime
@@ -129,7 +130,7 @@ class PagePipeline:
         if skip_if_unchanged:
             stored = (await self.repository.page_fingerprints(source_id)).get(url)
             if stored is not None and stored["content_hash"] == page.content_hash:
-                counts = await self._page_counts(int(stored["id"]))
+                counts = await SourcesRepository(self.runtime.db).page_counts(int(stored["id"]))
                 return IndexResult(int(stored["id"]), counts[0], counts[1], unchanged=True)
         chunk_vectors, code_vectors = await self.embed_page(page, progress=progress)
         first = (chunk_vectors or code_vectors or [[]])[0]
@@ -137,12 +138,3 @@ class PagePipeline:
         page_id = await self.repository.replace_page(source_id, page, model=model, chunk_vectors=chunk_vectors,
                                                      code_vectors=code_vectors)
         return IndexResult(page_id, len(page.chunks), len(page.code_examples))
-
-    async def _page_counts(self, page_id: int) -> tuple[int, int]:
-        async with self.runtime.db.connection() as conn:
-            row = await (await conn.execute(
-                "SELECT (SELECT count(*) FROM archon_chunks WHERE page_id = %(p)s) AS chunks, "
-                "(SELECT count(*) FROM archon_code_examples WHERE page_id = %(p)s) AS code", {"p": page_id},
-            )).fetchone()
-        assert row is not None
-        return int(row["chunks"]), int(row["code"])

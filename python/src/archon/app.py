@@ -80,7 +80,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(knowledge_router, prefix="/api")
     app.include_router(search_router, prefix="/api")
     app.include_router(crawling_router, prefix="/api")
-    app.include_router(search_router, prefix="/api")
     app.include_router(mcp_router, prefix="/api")
     app.include_router(settings_router, prefix="/api")
     app.include_router(projects_router, prefix="/api")

@@ -89,6 +89,44 @@ test("crawl a local docs site and watch it finish", { timeout: 180_000 }, async 
   await shot("02-knowledge-base.png");
 });
 
+test("upload files (picker and drag and drop) and render planted payloads inert", { timeout: 120_000 }, async (t) => {
+  const why = missing("/api/documents/upload");
+  if (why) return t.skip(why);
+  await page.goto(backend.uiUrl + "/");
+  await page.getByRole("button", { name: "+ Add knowledge" }).click();
+  const dialog = page.getByRole("dialog", { name: "Add knowledge" });
+  await dialog.getByRole("tab", { name: "Upload files" }).click();
+  const payload = [
+    "# Payload notes",
+    "See [the quuxle link](javascript:window.__xss=1) and [docs](https://example.com/docs).",
+    "<script>window.__xss=3</script>",
+    '<img src=x onerror="window.__xss=2">',
+    "![pic](javascript:window.__xss=4)",
+  ].join("\n\n");
+  await dialog.getByLabel("Files to upload").setInputFiles({ name: "payloads.md", mimeType: "text/markdown", buffer: Buffer.from(payload) });
+  // The second file arrives by drag and drop onto the drop zone.
+  const dataTransfer = await page.evaluateHandle(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(["Plain notes about the quuxle engine and its gears."], "notes.txt", { type: "text/plain" }));
+    return dt;
+  });
+  await dialog.getByTestId("dropzone").dispatchEvent("drop", { dataTransfer });
+  await dialog.getByRole("list", { name: "Selected files" }).getByText("notes.txt").waitFor();
+  await dialog.getByRole("button", { name: "Upload 2 files" }).click();
+  await page.waitForSelector('[data-testid="progress-card"][data-status="completed"] >> text=2 files', { timeout: 90_000 });
+  const card = page.getByTestId("source-card").filter({ hasText: "Payload notes" });
+  await card.waitFor({ timeout: 20_000 });
+  await card.getByRole("button", { name: /^Inspect/ }).click();
+  const inspector = page.getByRole("dialog");
+  await inspector.getByRole("button", { name: /Payload notes/ }).click();
+  await inspector.getByTestId("page-content").getByText("quuxle link").waitFor();
+  assert.equal(await page.locator("a[href^='javascript:' i]").count(), 0, "no javascript: links");
+  assert.equal(await inspector.getByTestId("page-content").locator("img, script").count(), 0, "no injected elements");
+  assert.equal(await page.evaluate(() => window.__xss), undefined, "payload did not run");
+  await shot("03-upload-inspector.png");
+  await inspector.getByRole("button", { name: "Close dialog" }).click();
+});
+
 test("search the crawled docs", { timeout: 60_000 }, async (t) => {
   const why = missing("/api/rag/query");
   if (why) return t.skip(why);
@@ -99,21 +137,21 @@ test("search the crawled docs", { timeout: 60_000 }, async (t) => {
   await first.waitFor();
   assert.match((await first.textContent()) ?? "", /frobnicat/i);
   assert.match(page.url(), /[?&]q=how/); // the query is in the URL: deep-linkable
-  await shot("03-search.png");
+  await shot("04-search.png");
 });
 
 test("inspect a source: pages, chunks, highlighted code, inert payloads", { timeout: 60_000 }, async (t) => {
   const why = missing("/api/knowledge-items/{source_id}/pages", "/api/knowledge-items/{source_id}/chunks", "/api/knowledge-items/{source_id}/code-examples");
   if (why) return t.skip(why);
   await page.goto(backend.uiUrl + "/");
-  await page.getByTestId("source-card").first().getByRole("button", { name: /^Inspect/ }).click();
+  await page.getByTestId("source-card").filter({ hasText: "/docs/index.html" }).getByRole("button", { name: /^Inspect/ }).click();
   const dialog = page.getByRole("dialog");
   await dialog.getByRole("tab", { name: /^Chunks/ }).click();
   await dialog.getByTestId("chunk").first().waitFor();
   await dialog.getByRole("tab", { name: /^Code examples/ }).click();
   await dialog.getByTestId("code-example").first().waitFor();
   assert.ok((await dialog.locator("code.hljs span[class^='hljs-']").count()) > 0, "code is syntax highlighted");
-  await shot("04-source-inspector-code.png");
+  await shot("05-source-inspector-code.png");
   await dialog.getByRole("tab", { name: /^Pages/ }).click();
   await dialog.getByRole("button", { name: /Untrusted content notes/ }).click();
   const content = dialog.getByTestId("page-content");
@@ -121,7 +159,7 @@ test("inspect a source: pages, chunks, highlighted code, inert payloads", { time
   assert.equal(await page.locator("a[href^='javascript:' i]").count(), 0, "no javascript: links");
   assert.equal(await page.locator("#main img").count(), 0, "no injected images");
   assert.equal(await page.evaluate(() => window.__xss), undefined, "payload did not run");
-  await shot("05-source-inspector-page.png");
+  await shot("06-source-inspector-page.png");
 });
 
 test("create a project, move a task on the board, see agent changes live", { timeout: 90_000 }, async (t) => {
@@ -165,7 +203,41 @@ test("create a project, move a task on the board, see agent changes live", { tim
     await apiJson(`/api/projects/${projectId}/tasks`, { method: "POST", body: JSON.stringify({ title: "Agent wrote this task", status: "review", assignee: "Archon" }) });
     await page.getByTestId("column-review").getByText("Agent wrote this task").waitFor({ timeout: 15_000 });
   }
-  await shot("06-project-board.png");
+  // The keyboard works too: focus the handle, Space, arrow right, Space.
+  await handle.focus();
+  await page.keyboard.press("Space");
+  await page.locator("[aria-pressed='true']", { hasText: "⠿" }).waitFor(); // picked up
+  await page.keyboard.press("ArrowRight");
+  await page.getByTestId("column-review").getByRole("button", { name: "Move task: Write the release notes" }).waitFor();
+  await page.keyboard.press("Space");
+  await page.getByTestId("column-review").getByText("Write the release notes").waitFor();
+  await shot("07-project-board.png");
+});
+
+test("project documents: edit, version history, restore", { timeout: 60_000 }, async (t) => {
+  const why = missing("/api/projects/{project_id}/docs", "/api/projects/{project_id}/docs/{doc_id}/versions/{version}/restore");
+  if (why) return t.skip(why);
+  await page.getByRole("tab", { name: "Documents" }).click();
+  await page.getByRole("button", { name: "+ New document" }).click();
+  await page.getByLabel("Title").fill("Release plan");
+  await page.getByLabel("Type").selectOption("spec");
+  await page.getByLabel("Content", { exact: true }).fill("# Plan\n\nFirst draft of the plan.");
+  await page.getByRole("button", { name: "Create document" }).click();
+  await page.getByRole("button", { name: "Save document" }).waitFor();
+  await page.getByLabel("Content", { exact: true }).fill("# Plan\n\nSecond draft, with [a link](javascript:window.__xss=9).");
+  await page.getByRole("button", { name: "Save document" }).click();
+  await page.getByRole("status").getByText("Saved.").waitFor();
+  await page.getByRole("button", { name: "Version history" }).click();
+  await page.getByRole("button", { name: "Restore version 1" }).click();
+  await page.waitForFunction(() => [...document.querySelectorAll("textarea")].some((t) => t.value.includes("First draft")));
+  await page.getByRole("group", { name: "Content view" }).getByRole("button", { name: "Preview" }).click();
+  await page.getByLabel("Content preview").getByText("First draft of the plan.").waitFor();
+  assert.equal(await page.locator("a[href^='javascript:' i]").count(), 0);
+  await page.getByRole("button", { name: "Version history" }).click();
+  await page.getByRole("button", { name: "Restore version 2" }).waitFor(); // v3 (the restore) is current
+  await page.getByRole("button", { name: "View version 2" }).click();
+  await page.getByLabel("Version 2 content").getByText("Second draft").waitFor();
+  await shot("08-project-documents.png");
 });
 
 test("save a setting", { timeout: 60_000 }, async (t) => {
@@ -180,7 +252,7 @@ test("save a setting", { timeout: 60_000 }, async (t) => {
   assert.equal((body.settings ?? body).crawl_per_host_rate, 7);
   await page.reload();
   assert.equal(await page.getByLabel("Requests per second per host").inputValue(), "7");
-  await shot("07-settings.png");
+  await shot("09-settings.png");
 });
 
 test("MCP page shows status, client config and tools", { timeout: 30_000 }, async (t) => {
@@ -190,14 +262,14 @@ test("MCP page shows status, client config and tools", { timeout: 30_000 }, asyn
   await page.getByTestId("mcp-running").getByText("Running").waitFor();
   await page.getByTestId("mcp-snippet").waitFor();
   assert.ok((await page.getByRole("list", { name: "MCP tools" }).getByRole("listitem").count()) > 0);
-  await shot("08-mcp.png");
+  await shot("10-mcp.png");
 });
 
 test("dark theme", async () => {
   await page.goto(backend.uiUrl + "/");
   await page.getByRole("button", { name: "Switch to dark theme" }).click();
   assert.equal(await page.evaluate(() => document.documentElement.classList.contains("dark")), true);
-  await shot("09-knowledge-dark.png");
+  await shot("11-knowledge-dark.png");
   await page.getByRole("button", { name: "Switch to light theme" }).click();
 });
 
@@ -213,7 +285,7 @@ test("the banner shows when the backend goes away", { timeout: 60_000 }, async (
   await page.evaluate((url) => window.localStorage.setItem("archon.apiUrl", url), `http://127.0.0.1:${dead}`);
   await page.reload();
   await page.getByTestId("backend-down").waitFor({ timeout: 20_000 });
-  await shot("10-backend-unreachable.png");
+  await shot("12-backend-unreachable.png");
   await page.evaluate(() => window.localStorage.removeItem("archon.apiUrl"));
   await page.reload();
   await page.getByRole("heading", { level: 1, name: "Projects" }).waitFor();

@@ -1,8 +1,10 @@
 /** Renders untrusted markdown (crawled pages, uploads, task descriptions) safely:
  * raw HTML is never parsed (skipHtml), the output is sanitised, and only http(s)/mailto/relative links survive. */
+import { isValidElement, type ReactElement } from "react";
 import ReactMarkdown, { type Components } from "react-markdown";
 import remarkGfm from "remark-gfm";
 import rehypeSanitize from "rehype-sanitize";
+import { CodeBlock } from "./CodeBlock";
 
 const SAFE_PROTOCOL = /^(https?:|mailto:)/i;
 
@@ -27,6 +29,15 @@ const components: Components = {
         {children}
       </a>
     );
+  },
+  // Fenced code gets syntax highlighting (a React tree, never innerHTML).
+  pre: ({ children }) => {
+    if (isValidElement(children)) {
+      const props = (children as ReactElement<{ className?: string; children?: unknown }>).props;
+      const language = /language-([\w+#-]+)/.exec(props.className ?? "")?.[1] ?? null;
+      return <CodeBlock code={String(props.children ?? "").replace(/\n$/, "")} language={language} />;
+    }
+    return <pre>{children}</pre>;
   },
   // Remote images in crawled content would leak the viewer's IP and are blocked by the CSP anyway: show alt text.
   img: ({ alt }) => <span className="italic text-slate-500">[image: {alt || "untitled"}]</span>,

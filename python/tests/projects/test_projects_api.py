@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.projects.conftest import make_project, make_task
 
@@ -134,3 +135,17 @@ async def test_project_linked_source_ids_service(runtime: Any, add_source: Any) 
     project = await service.create({"title": "P", "technical_sources": ["s2"], "business_sources": ["s1"]})
     assert await service.linked_source_ids(project.id) == ["s1", "s2"]
     assert await service.linked_source_ids(str(project.id), "business") == ["s1"]
+
+
+async def test_project_service_refuses_bad_paging_and_archiver(runtime: Any) -> None:
+    from archon.errors import Invalid
+    from archon.projects.service import ProjectService, TaskService
+
+    projects = ProjectService(runtime.db)
+    for kwargs in ({"limit": 0}, {"limit": 5000}, {"offset": -1}):
+        with pytest.raises(Invalid, match=next(iter(kwargs))):
+            await projects.list_projects(**kwargs)
+    project = await projects.create({"title": "P"})
+    task = await TaskService(runtime.db).create({"project_id": project.id, "title": "T"})
+    with pytest.raises(Invalid, match="archived_by"):
+        await TaskService(runtime.db).archive(task.id, archived_by="")

@@ -44,6 +44,10 @@ class ProjectService:
 
         Status counts leave archived tasks out unless `include_archived`; `archived` counts them always.
         """
+        if not 1 <= limit <= 1000:
+            raise Invalid("limit: must be 1-1000", detail=[{"field": "limit", "message": "must be 1-1000"}])
+        if offset < 0:
+            raise Invalid("offset: must be >= 0", detail=[{"field": "offset", "message": "must be >= 0"}])
         async with self.db.connection() as conn:
             rows, total = await repo.list_projects(conn, limit=limit, offset=offset)
             projects = await self._hydrate(conn, rows, include_archived=include_archived)

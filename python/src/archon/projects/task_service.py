@@ -18,6 +18,7 @@ from archon.projects import task_repository as tasks
 from archon.projects.project_service import require_project
 from archon.projects.schemas import (
     Task,
+    TaskArchive,
     TaskCreate,
     TaskDeleted,
     TaskList,
@@ -115,12 +116,13 @@ class TaskService:
     async def archive(self, task_id: UUID | str, *, archived_by: str = "User") -> Task:
         """Soft-delete the task and its subtasks; Conflict if it is already archived."""
         tid = parse_id(task_id, "task_id")
+        who = coerce(TaskArchive, {"archived_by": archived_by}).archived_by
         async with self.db.transaction() as conn:
             row = await self._locked_row(conn, tid)
             if row["archived"]:
                 raise Conflict(f"task {tid} is already archived")
             ids = await tasks.subtree_ids(conn, tid, archived=False)
-            await tasks.archive_tasks(conn, ids, archived_by)
+            await tasks.archive_tasks(conn, ids, who)
             await tasks.renumber_project(conn, row["project_id"])
             for archived_id in ids:
                 await repo.publish(conn, row["project_id"], "task_archived", archived_id)

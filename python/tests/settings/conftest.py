@@ -16,7 +16,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from archon.config import Settings
 from archon.observability.logging import configure_logging
 
 CANARY = f"sk-canary-{uuid.uuid4().hex}"
@@ -62,26 +61,36 @@ class RawCapture(logging.Handler):
         self.lines.append(text)
 
 
-@pytest.fixture
-def log_file(settings: Settings) -> Iterator[Path]:
-    """Archon's real logging (stream + rotating file in the data dir, with redaction) at DEBUG for the test."""
-    configure_logging("DEBUG", settings.log_dir, stream=None)
-    path = settings.log_dir / "archon.log"
-    yield path
+@pytest.fixture(autouse=True)
+def canary_guard(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[Path]:
+    """Archon's real logging (stream + rotating file in the test's data dir, with redaction) at DEBUG; afterwards
+    neither what our code logged (before redaction), nor caplog's records, nor the log file hold the canary."""
+    log_dir = tmp_path / "data" / "logs"  # the `settings` fixture's data dir
+    configure_logging("DEBUG", log_dir, stream=None)
+    caplog.set_level(logging.DEBUG)
+    raw = RawCapture()
     root = logging.getLogger()
+    root.handlers.insert(0, raw)  # first: sees each record before the redacting filter edits it
+    yield log_dir / "archon.log"
+    root.removeHandler(raw)
     for handler in list(root.handlers):
         if getattr(handler, "_archon", False):
             root.removeHandler(handler)
             handler.close()
     root.setLevel(logging.WARNING)
+    # caplog keeps records per phase; the test body's are under "call" (this teardown's list is empty).
+    records = caplog.get_records("setup") + caplog.get_records("call")
+    logged = "\n".join(r.getMessage() + (str(r.exc_info[1]) if r.exc_info else "") for r in records)
+    assert_no_canary(logged, "a log record")
+    assert_no_canary("\n".join(raw.lines), "a log record (before redaction)")
+    log_file = log_dir / "archon.log"
+    if log_file.exists():
+        assert_no_canary(log_file.read_text(encoding="utf-8", errors="replace"), "the log file")
 
 
 @pytest.fixture
-async def api(app: object, log_file: Path, caplog: pytest.LogCaptureFixture) -> AsyncIterator[httpx.AsyncClient]:
-    """A client over the real app; at teardown no response, captured log record or log file holds the canary."""
-    caplog.set_level(logging.DEBUG)
-    raw = RawCapture()
-    logging.getLogger().handlers.insert(0, raw)  # first: sees each record before the redacting filter edits it
+async def api(app: object) -> AsyncIterator[httpx.AsyncClient]:
+    """A client over the real app; at teardown no response body or header held the canary."""
     recorder = Recorder()
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8080",
@@ -89,11 +98,3 @@ async def api(app: object, log_file: Path, caplog: pytest.LogCaptureFixture) -> 
         yield client
     recorder.check()
     assert recorder.seen, "the test made no request"
-    logging.getLogger().removeHandler(raw)
-    # caplog keeps records per phase; the test body's are under "call" (this teardown's list is empty).
-    records = caplog.get_records("setup") + caplog.get_records("call")
-    logged = "\n".join(r.getMessage() + (str(r.exc_info[1]) if r.exc_info else "") for r in records)
-    assert_no_canary(logged, "a log record")
-    assert_no_canary("\n".join(raw.lines), "a log record (before redaction)")
-    if log_file.exists():
-        assert_no_canary(log_file.read_text(encoding="utf-8", errors="replace"), "the log file")

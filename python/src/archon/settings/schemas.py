@@ -43,6 +43,8 @@ class RagSettings(BaseModel):
     # --- chat model (code summaries, contextual embeddings) -----------------------------------------
     chat_model: str | None = Field(None, max_length=200)
     chat_base_url: str | None = None
+    chat_api_key_name: str = Field("OPENAI_API_KEY", pattern=CREDENTIAL_KEY_PATTERN,
+                                   description="Which stored credential the chat model's requests send")
     # --- RAG strategy -------------------------------------------------------------------------------
     use_hybrid_search: bool = True
     fusion_k: float = Field(60.0, gt=0, le=1000, description="Reciprocal rank fusion constant")

@@ -131,6 +131,11 @@ async def test_credentials_encrypted_at_rest(api: httpx.AsyncClient, database_ur
     assert token.encode() in raw  # we are reading the right file
     for form in canary_forms():
         assert form.encode() not in raw
+    # Nor in the write-ahead log, which holds every row version ever written.
+    wal = b"".join(p.read_bytes() for p in sorted((Path(datadir[0]) / "pg_wal").glob("0*")) if p.is_file())
+    assert token.encode() in wal
+    for form in canary_forms():
+        assert form.encode() not in wal
 
 
 async def test_key_file_created_once_with_owner_only_mode(api: httpx.AsyncClient, settings: object) -> None:

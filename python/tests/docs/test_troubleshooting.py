@@ -1,0 +1,52 @@
+"""docs/troubleshooting.md quotes the messages Archon really prints; docs name only real settings."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from archon.config import all_env_names
+from tests.deploy.compose_files import ROOT
+
+TROUBLESHOOTING = ROOT / "docs" / "troubleshooting.md"
+SOURCE = "\n".join(p.read_text() for p in sorted((ROOT / "python" / "src" / "archon").rglob("*.py")))
+
+# Fragments of messages quoted on the page, each literal in the code that raises or logs it.
+MESSAGES = [
+    "would expose Archon without authentication",
+    "are set but DATABASE_URL is not: Archon connects to Postgres",
+    "pgvector self-check failed",
+    "Is the pgvector extension (>= 0.5) installed?",
+    "did not start",
+    "dropped handles of dead processes",
+    "the local embedding model is not installed: pip install 'archon[local]'",
+    "send Authorization: Bearer <ARCHON_API_KEY>",
+    "upload exceeds MAX_UPLOAD_SIZE",
+    "unsupported file type; upload PDF, DOCX, Markdown, plain text, HTML or",
+    "send multipart/form-data with one or more `file` fields",
+    "is internal (loopback, private, link-local or reserved)",
+    "the embedding provider's quota is exhausted",
+    "the embedding provider rejected the API key",
+    "cannot listen on",
+]
+
+# Variables that are not Archon settings: the compose file's own (docs/deployment.md) and the dashboard's
+# Vite dev server's (docs/dashboard.md).
+NOT_SETTINGS = {"ARCHON_PUBLISH_ADDRESS", "ARCHON_API_URL"}
+
+
+@pytest.mark.parametrize("message", MESSAGES)
+def test_quoted_message_is_in_the_page_and_in_the_code(message: str) -> None:
+    assert message in TROUBLESHOOTING.read_text(), f"docs/troubleshooting.md no longer explains {message!r}"
+    assert message in SOURCE, f"the code no longer says {message!r}: update docs/troubleshooting.md"
+
+
+def test_docs_mention_only_settings_that_exist() -> None:
+    known = set(all_env_names()) | NOT_SETTINGS
+    unknown = {}
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        names = set(re.findall(r"\bARCHON_[A-Z0-9_]*[A-Z0-9]\b", page.read_text())) - known
+        if names:
+            unknown[page.name] = sorted(names)
+    assert unknown == {}, f"docs mention settings Archon does not read: {unknown}"

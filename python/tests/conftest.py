@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -23,12 +24,25 @@ os.environ.setdefault("CRAWL4AI_NO_CLOUD_NOTICE", "1")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from archon.config import Settings  # noqa: E402
-from archon.db import migrations  # noqa: E402
-from archon.db.embedded import EmbeddedPostgres  # noqa: E402
-from archon.runtime import Runtime  # noqa: E402
+from archon.config import Settings
+from archon.db import migrations
+from archon.db.embedded import EmbeddedPostgres
+from archon.runtime import Runtime
 
 TEMPLATE = "archon_template"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give each pytest run its own temp root: pytest prunes all but the newest three runs' folders under
+    the shared default root, which would delete the embedded Postgres of a run still going."""
+    if not config.option.basetemp:
+        config.option.basetemp = f"/tmp/archon-pytest-{os.getpid()}"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    base = str(config.option.basetemp or "")
+    if base.startswith("/tmp/archon-pytest-") and not os.environ.get("ARCHON_KEEP_TEST_TMP"):
+        shutil.rmtree(base, ignore_errors=True)
 
 
 class PgServer:

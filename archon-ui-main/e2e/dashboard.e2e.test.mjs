@@ -267,6 +267,8 @@ test("MCP page shows status, client config and tools", { timeout: 30_000 }, asyn
 
 test("dark theme", async () => {
   await page.goto(backend.uiUrl + "/");
+  await page.getByRole("heading", { level: 1, name: "Knowledge base" }).waitFor();
+  await page.getByTestId("source-card").first().waitFor();
   await page.getByRole("button", { name: "Switch to dark theme" }).click();
   assert.equal(await page.evaluate(() => document.documentElement.classList.contains("dark")), true);
   await shot("11-knowledge-dark.png");
@@ -285,6 +287,7 @@ test("the banner shows when the backend goes away", { timeout: 60_000 }, async (
   await page.evaluate((url) => window.localStorage.setItem("archon.apiUrl", url), `http://127.0.0.1:${dead}`);
   await page.reload();
   await page.getByTestId("backend-down").waitFor({ timeout: 20_000 });
+  await page.getByRole("heading", { level: 1, name: "Projects" }).waitFor();
   await shot("12-backend-unreachable.png");
   await page.evaluate(() => window.localStorage.removeItem("archon.apiUrl"));
   await page.reload();

@@ -42,3 +42,31 @@ describe("config", () => {
     expect(wsUrl("/x", null)).toBe(`ws://${window.location.hostname}:8080/x`);
   });
 });
+
+describe("api", () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    window.localStorage.clear();
+  });
+  it("sends the stored API key as a bearer token and raises ApiError with the message", async () => {
+    const { api, ApiError } = await import("./api");
+    const { setApiKey } = await import("./apiKey");
+    const fetchMock = vi.fn(async () => new Response(JSON.stringify({ error: "unauthorized", detail: "send Authorization" }), { status: 401 }));
+    vi.stubGlobal("fetch", fetchMock);
+    setApiKey("k3y");
+    const err = await api("/api/projects").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as InstanceType<typeof ApiError>).status).toBe(401);
+    const init = (fetchMock.mock.calls[0] as unknown as [string, RequestInit])[1];
+    expect((init.headers as Record<string, string>).Authorization).toBe("Bearer k3y");
+    setApiKey(null);
+    await api("/api/projects").catch(() => undefined);
+    const second = (fetchMock.mock.calls[1] as unknown as [string, RequestInit])[1];
+    expect((second.headers as Record<string, string>).Authorization).toBeUndefined();
+  });
+  it("reports a network failure as unreachable", async () => {
+    const { api, UnreachableError } = await import("./api");
+    vi.stubGlobal("fetch", vi.fn(async () => { throw new TypeError("Failed to fetch"); }));
+    await expect(api("/api/x")).rejects.toBeInstanceOf(UnreachableError);
+  });
+});

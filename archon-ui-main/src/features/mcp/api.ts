@@ -59,7 +59,11 @@ export const getLogs = () =>
   api<unknown>("/api/mcp/logs").then((b) => (Array.isArray(b) ? b : ((b as { logs?: LogEntry[]; items?: LogEntry[] })?.logs ?? (b as { items?: LogEntry[] })?.items ?? [])) as LogEntry[]);
 
 const pretty = (value: unknown) => (typeof value === "string" ? value : JSON.stringify(value, null, 2));
-const title = (id: string) => id.replace(/[_-]+/g, " ").replace(/\b\w/g, (c) => c.toUpperCase());
+const CLIENT_NAMES: Record<string, string> = {
+  cursor: "Cursor", "claude-desktop": "Claude Desktop", "claude-code": "Claude Code", "claude-code-stdio": "Claude Code (stdio)",
+  windsurf: "Windsurf", vscode: "VS Code", sse: "SSE (other clients)", "streamable-http": "Streamable HTTP (other clients)",
+};
+const title = (id: string) => CLIENT_NAMES[id] ?? id.replace(/[_-]+/g, " ").replace(/\b\w/g, (c) => c.toUpperCase());
 
 /** Normalise the config endpoint's answer (a map or a list of clients) into copy-ready snippets. */
 export function normalizeConfig(body: unknown): ClientConfig[] {
@@ -71,7 +75,7 @@ export function normalizeConfig(body: unknown): ClientConfig[] {
       const item = (c ?? {}) as Record<string, unknown>;
       const id = String(item.id ?? item.client ?? item.name ?? i);
       const snippet = item.snippet ?? item.config ?? item.command ?? item.json ?? item;
-      return { id, name: String(item.name ?? item.label ?? title(id)), snippet: pretty(snippet), hint: typeof item.where === "string" ? `${item.where}${typeof item.transport === "string" ? ` · ${item.transport}` : ""}` : typeof item.path === "string" ? item.path : typeof item.hint === "string" ? item.hint : typeof item.file === "string" ? item.file : undefined };
+      return { id, name: typeof item.name === "string" ? item.name : typeof item.label === "string" ? item.label : title(id), snippet: pretty(snippet), hint: typeof item.where === "string" ? `${item.where}${typeof item.transport === "string" ? ` · ${item.transport}` : ""}` : typeof item.path === "string" ? item.path : typeof item.hint === "string" ? item.hint : typeof item.file === "string" ? item.file : undefined };
     });
   }
   return Object.entries(source as Record<string, unknown>).map(([id, value]) => {

@@ -2,7 +2,7 @@
 import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { MarkdownEditor } from "../../components/MarkdownEditor";
-import { Modal } from "../../components/Modal";
+import { ConfirmDialog, Modal } from "../../components/Modal";
 import { knowledgeKeys, listSources } from "../knowledge/api";
 import { createTask, deleteTask, projectKeys, updateTask } from "./api";
 import { PRIORITIES, STATUSES, STATUS_LABELS, type Priority, type Task, type TaskInput, type TaskStatus } from "./types";
@@ -31,6 +31,7 @@ export function TaskDialog({ projectId, task, initialStatus, allTasks, onClose }
   const [feature, setFeature] = useState(task?.feature ?? "");
   const [sources, setSources] = useState<string[]>(sourceIds(task));
   const [subtask, setSubtask] = useState("");
+  const [confirmDelete, setConfirmDelete] = useState(false);
   const queryClient = useQueryClient();
   const filters = { text: "", knowledge_type: "", tag: "", page: 1, per_page: 100 };
   const knowledge = useQuery({ queryKey: knowledgeKeys.list(filters), queryFn: () => listSources(filters) });
@@ -129,13 +130,17 @@ export function TaskDialog({ projectId, task, initialStatus, allTasks, onClose }
           <p role="alert" className="text-sm text-red-600 md:col-span-3">{((save.error || remove.error || addSub.error) as Error).message}</p>
         )}
         <div className="flex justify-between gap-2 md:col-span-3">
-          <div>{task && <button type="button" className="btn-danger" onClick={() => window.confirm(`Delete task "${task.title}"?`) && remove.mutate()}>Delete</button>}</div>
+          <div>{task && <button type="button" className="btn-danger" onClick={() => setConfirmDelete(true)}>Delete</button>}</div>
           <div className="flex gap-2">
             <button type="button" className="btn-secondary" onClick={onClose}>Cancel</button>
             <button type="submit" className="btn-primary" disabled={save.isPending}>{task ? "Save task" : "Create task"}</button>
           </div>
         </div>
       </form>
+      {confirmDelete && task && (
+        <ConfirmDialog title="Delete task" message={<>Delete <strong>{task.title}</strong> and its subtasks?</>} confirmLabel="Delete task"
+          busy={remove.isPending} error={remove.error ? (remove.error as Error).message : null} onConfirm={() => remove.mutate()} onCancel={() => setConfirmDelete(false)} />
+      )}
     </Modal>
   );
 }

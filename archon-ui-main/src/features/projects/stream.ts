@@ -21,7 +21,9 @@ export function applyStreamEvent(qc: QueryClient, projectId: string, event: Stre
     void qc.invalidateQueries({ queryKey: projectKeys.list() });
   } else if (type.startsWith("doc") || type.startsWith("document") || type.startsWith("version")) {
     void qc.invalidateQueries({ queryKey: projectKeys.docs(projectId) });
-  } else if (type.startsWith("project")) {
+  } else {
+    // project_updated, sources_changed, resync (the server dropped events): refetch the whole project.
     void qc.invalidateQueries({ queryKey: projectKeys.detail(projectId) });
+    if (type === "project_deleted" || type === "resync") void qc.invalidateQueries({ queryKey: projectKeys.list() });
   }
 }

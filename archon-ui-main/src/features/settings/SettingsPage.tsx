@@ -141,7 +141,7 @@ function RuntimeSettings() {
       })}
       {save.error && <ErrorState error={save.error} />}
       {save.isSuccess && !dirty && <p role="status" className="text-sm text-green-700 dark:text-green-400" data-testid="settings-saved">Settings saved.</p>}
-      <div className="sticky bottom-0 flex justify-end gap-2 bg-slate-50/90 py-2 dark:bg-slate-950/90">
+      <div className="sticky bottom-0 flex justify-end gap-2 border-t border-slate-200 bg-slate-50 py-2 dark:border-slate-800 dark:bg-slate-950">
         <button type="button" className="btn-secondary" disabled={!dirty} onClick={() => setDraft(null)}>Discard changes</button>
         <button type="submit" className="btn-primary" disabled={!dirty || save.isPending}>{save.isPending ? "Saving…" : "Save settings"}</button>
       </div>

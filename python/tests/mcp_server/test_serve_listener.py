@@ -45,7 +45,12 @@ def _mcp_answers(serve: Serve) -> bool:
 
 def test_stop_and_start_mcp_inside_archon_serve(serve: Serve) -> None:
     serve.start()
-    assert serve.wait_healthy()["services"]["mcp_server"] == "running"  # type: ignore[index]
+    serve.wait_healthy()
+    # The API answers first; the MCP listener starts right after it.
+    deadline = time.monotonic() + 30
+    while httpx.get(f"{serve.base}/health").json()["services"]["mcp_server"] != "running":
+        assert time.monotonic() < deadline, "the MCP listener did not start"
+        time.sleep(0.1)
     assert _mcp_answers(serve)
 
     stopped = httpx.post(f"{serve.base}/api/mcp/stop", timeout=30)

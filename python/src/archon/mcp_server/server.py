@@ -111,7 +111,7 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
     )
 
 
-def build_mcp_http_app(server: MCPServer, settings: Settings, holder: RuntimeHolder) -> Starlette:
+def build_mcp_http_app(server: ArchonMCPServer, settings: Settings, holder: RuntimeHolder) -> Starlette:
     """One ASGI app serving `/mcp` (streamable HTTP) and `/sse` + `/messages/` (SSE).
 
     A streamable-HTTP session manager runs once, so every (re)start of the listener needs a new app.
@@ -120,28 +120,22 @@ def build_mcp_http_app(server: MCPServer, settings: Settings, holder: RuntimeHol
     http_app = server.streamable_http_app(streamable_http_path="/mcp", transport_security=security, host=settings.host)
     session_manager = server.session_manager
     sse_app = server.sse_app(transport_security=security, host=settings.host)
-    watcher = KnowledgeWatcher(holder, server.knowledge_changed) if isinstance(server, ArchonMCPServer) else None
+    watcher = KnowledgeWatcher(holder, server.knowledge_changed)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.lifespan_used = True
-        async with session_manager.run():
+        async with session_manager.run(), watcher.running():
             holder.mcp_running = True
-            if isinstance(server, ArchonMCPServer):
-                server.http_started_at = time.time()
-                server.activity.add("INFO", f"MCP HTTP transports serving on port {settings.mcp_port}")
+            server.watcher = watcher
+            server.http_started_at = time.time()
+            server.activity.add("INFO", f"MCP HTTP transports serving on port {settings.mcp_port}")
             try:
-                if watcher is not None and isinstance(server, ArchonMCPServer):
-                    server.watcher = watcher
-                    async with watcher.running():
-                        yield
-                else:
-                    yield
+                yield
             finally:
                 holder.mcp_running = False
-                if isinstance(server, ArchonMCPServer):
-                    server.http_started_at = None
-                    server.activity.add("INFO", "MCP HTTP transports stopped")
+                server.http_started_at = None
+                server.activity.add("INFO", "MCP HTTP transports stopped")
 
     middleware = []
     if settings.api_key is not None:
@@ -150,7 +144,7 @@ def build_mcp_http_app(server: MCPServer, settings: Settings, holder: RuntimeHol
         )
     app = Starlette(routes=[*http_app.routes, *sse_app.routes], middleware=middleware, lifespan=lifespan)
     app.state.lifespan_used = False
-    if isinstance(server, ArchonMCPServer) and server.listener is None:
+    if server.listener is None:
         from archon.mcp_server.listener import McpListener
 
         server.listener = McpListener(server, settings, holder, initial_app=app)

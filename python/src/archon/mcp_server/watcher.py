@@ -2,7 +2,7 @@
 
 Jobs and the knowledge service NOTIFY `archon_knowledge` (source added/updated/deleted, job finished), the
 projects domain NOTIFYs `archon_projects` (document created/deleted, ...), from any process; this LISTENs
-on both and turns a burst of events into one `notifications/resources/list_changed`.
+on both through a `NotifyHub` and turns a burst of events into one `notifications/resources/list_changed`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import psycopg
-
+from archon.db.notify import Notification, NotifyHub, Subscription
 from archon.runtime import RuntimeHolder
 
 log = logging.getLogger(__name__)
@@ -25,11 +24,21 @@ DOCUMENT_LIST_EVENTS = frozenset(
     {"document_created", "document_updated", "document_restored", "document_deleted", "project_deleted"}
 )
 _COALESCE_SECONDS = 0.2
-_RETRY_SECONDS = 2.0
+
+
+def changes_resources(note: Notification) -> bool:
+    """Whether a notification can change what resources/list returns."""
+    if note.gap or note.channel == KNOWLEDGE_CHANNEL:
+        return True  # after missed events the list may have changed in any way
+    try:
+        event = json.loads(note.payload).get("type")
+    except (ValueError, AttributeError):
+        return False
+    return event in DOCUMENT_LIST_EVENTS
 
 
 class KnowledgeWatcher:
-    """LISTENs on the knowledge channel while `running()` is entered and calls `on_change` (coalesced)."""
+    """LISTENs on the knowledge and projects channels while `running()` is entered; calls `on_change` coalesced."""
 
     def __init__(self, holder: RuntimeHolder, on_change: Callable[[], Awaitable[object]]) -> None:
         self.holder = holder
@@ -40,8 +49,8 @@ class KnowledgeWatcher:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[KnowledgeWatcher]:
         tasks = [
-            asyncio.create_task(self._listen(), name="archon-mcp-knowledge-listen"),
-            asyncio.create_task(self._send(), name="archon-mcp-knowledge-send"),
+            asyncio.create_task(self._listen(), name="archon-mcp-resources-listen"),
+            asyncio.create_task(self._send(), name="archon-mcp-resources-send"),
         ]
         try:
             yield self
@@ -53,23 +62,31 @@ class KnowledgeWatcher:
                     await task
 
     async def _listen(self) -> None:
-        while True:
-            runtime = self.holder.runtime
-            if runtime is None:  # the API lifespan has not opened the database yet
-                await asyncio.sleep(0.1)
-                continue
-            try:
-                async with await psycopg.AsyncConnection.connect(runtime.db.conninfo, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {KNOWLEDGE_CHANNEL}")
-                    await conn.execute(f"LISTEN {PROJECTS_CHANNEL}")
-                    self.listening.set()
-                    async for note in conn.notifies():
-                        if _changes_resources(note.channel, note.payload):
-                            self._changed.set()
-            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                self.listening.clear()
-                log.warning("MCP knowledge listener lost its connection (%s); retrying", type(exc).__name__)
-                await asyncio.sleep(_RETRY_SECONDS)
+        while self.holder.runtime is None:  # the API lifespan has not opened the database yet
+            await asyncio.sleep(0.05)
+        hub = NotifyHub(self.holder.runtime.db.conninfo)
+        await hub.start()
+        try:
+            while True:
+                try:
+                    async with (
+                        hub.subscribe(KNOWLEDGE_CHANNEL) as knowledge,
+                        hub.subscribe(PROJECTS_CHANNEL) as projects,
+                    ):
+                        self.listening.set()
+                        await asyncio.gather(self._consume(knowledge), self._consume(projects))
+                        return  # the hub stopped
+                except TimeoutError:
+                    # The database is unreachable; the hub keeps reconnecting, we keep asking.
+                    log.warning("MCP resource watcher could not LISTEN yet; retrying")
+        finally:
+            self.listening.clear()
+            await hub.stop()
+
+    async def _consume(self, subscription: Subscription) -> None:
+        async for note in subscription:
+            if changes_resources(note):
+                self._changed.set()
 
     async def _send(self) -> None:
         while True:
@@ -77,13 +94,3 @@ class KnowledgeWatcher:
             await asyncio.sleep(_COALESCE_SECONDS)  # a finished crawl sends several events at once
             self._changed.clear()
             await self.on_change()
-
-
-def _changes_resources(channel: str, payload: str) -> bool:
-    if channel == KNOWLEDGE_CHANNEL:
-        return True
-    try:
-        event = json.loads(payload).get("type")
-    except (ValueError, AttributeError):
-        return False
-    return event in DOCUMENT_LIST_EVENTS

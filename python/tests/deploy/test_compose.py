@@ -125,3 +125,21 @@ def test_builds_point_at_the_dockerfiles() -> None:
     backend, frontend = config["services"]["backend"]["build"], config["services"]["frontend"]["build"]
     assert (ROOT / backend["context"] / backend["dockerfile"]).is_file()
     assert (ROOT / frontend["context"] / frontend.get("dockerfile", "Dockerfile")).is_file()
+
+
+def test_worker_profile_adds_job_workers_on_the_same_database() -> None:
+    config = model(COMPOSE)
+    worker, backend = config["services"]["worker"], config["services"]["backend"]
+    assert "worker" not in active_services(config), "extra workers start only with --profile workers"
+    assert "worker" in active_services(config, ("workers",))
+    assert worker["command"] == ["archon", "worker"]
+    assert worker["image"] == backend["image"] and "ports" not in worker
+    assert worker["healthcheck"] == {"disable": True}, "the image's /health check needs the API listener"
+    assert environment(worker) == environment(backend)
+    assert any(v.endswith(":/data") for v in worker["volumes"]), "workers share the generated credentials key"
+
+
+def test_supabase_variant_points_workers_at_database_url_too() -> None:
+    url = "postgresql://u:p@db.example.test:5432/postgres"
+    worker = model(COMPOSE, SUPABASE, env={"DATABASE_URL": url})["services"]["worker"]
+    assert environment(worker)["DATABASE_URL"] == url and not worker.get("depends_on")

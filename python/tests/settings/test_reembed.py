@@ -146,10 +146,14 @@ async def test_model_switch_reembeds_then_activates(seeded: tuple[Runtime, int],
     assert back.json()["embedding"]["reembed_progress_id"] is None
 
 
-async def test_model_switch_under_concurrent_searches(seeded: tuple[Runtime, int], api: httpx.AsyncClient) -> None:
+async def test_model_switch_under_concurrent_searches(seeded: tuple[Runtime, int], api: httpx.AsyncClient,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Searches during a switch never fail, never see a partial model and never compare two models' vectors."""
     from archon.knowledge.search import SearchService
+    from archon.settings import reembed
 
+    # Take the bulk path (drop the new model's HNSW indexes, fill, build them concurrently) as a big base would.
+    monkeypatch.setattr(reembed, "BULK_INDEX_THRESHOLD", 1)
     runtime, total = seeded
     ids = await _chunk_ids(runtime)
     probes = [(_chunk_text(p, c), _embedding_text(f"Page {p}", _chunk_text(p, c))) for p, c in
@@ -185,6 +189,7 @@ async def test_model_switch_under_concurrent_searches(seeded: tuple[Runtime, int
         job_id = response.json()["embedding"]["reembed_progress_id"]
         final = (await _wait_job(api, job_id))[-1]
         assert final["status"] == "completed", final
+        assert final["indexesBuilt"] == 2
         # Keep searching a moment after the switch (search caches the active model briefly).
         await asyncio.sleep(1.5)
     finally:
@@ -195,6 +200,12 @@ async def test_model_switch_under_concurrent_searches(seeded: tuple[Runtime, int
     active = await EmbeddingModelRepository(runtime.db).active()
     assert active is not None and active.model == "hash-v3"
     assert active.id in seen_models and len(seen_models) == 2  # both models were read, never a third state
+    async with runtime.db.connection() as conn:
+        rows = await (await conn.execute(
+            "SELECT c.relname, i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
+            "WHERE c.relname LIKE %s", (f"archon_%_hnsw_m{active.id}",))).fetchall()
+    assert sorted((r["relname"], r["indisvalid"]) for r in rows) == [
+        (f"archon_chunk_emb_hnsw_m{active.id}", True), (f"archon_code_emb_hnsw_m{active.id}", True)]
     assert checks["repository"] > 10 and checks["search"] > 10
 
 

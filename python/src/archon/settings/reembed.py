@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 JOB_KIND = "reembed"
 _CATCH_UP_PASSES = 5  # rounds for items ingested while the job ran; each round is usually tiny
+# From this many items on, the new model's HNSW indexes are dropped during the fill and built once at the
+# end: inserting row by row into an HNSW index costs several times a bulk build.
+BULK_INDEX_THRESHOLD = 2000
 
 
 def _model_json(model: EmbeddingModel) -> dict[str, Any]:
@@ -104,6 +107,8 @@ class ReembedService:
         tally = {"total": sum(missing for _, missing in counts), "done": 0}
         await reporter.update(status="embedding", percentage=0.0, totalItems=tally["total"], embeddedItems=0,
                               log=f"embedding {tally['total']} item(s) with {model.provider}/{model.model}")
+        if tally["total"] >= BULK_INDEX_THRESHOLD:
+            await self.repo.drop_indexes(model)
         written = 0
         for _ in range(_CATCH_UP_PASSES):  # items ingested meanwhile under the old model get theirs too
             round_written = 0
@@ -112,6 +117,9 @@ class ReembedService:
             written += round_written
             if round_written == 0:
                 break
+        await reporter.raise_if_cancelled()
+        await reporter.update(status="indexing", log="building the search index of the new model")
+        built = await self.repo.ensure_indexes(model)  # also repairs an index left invalid by a crash
         await reporter.raise_if_cancelled()
         previous = await self.models.active()
         await self.models.activate(model.id)
@@ -126,7 +134,8 @@ class ReembedService:
         if rag.drop_old_vectors and previous is not None and previous.id != model.id:
             dropped = await self.repo.drop_model(previous)
             await reporter.update(log=f"dropped {dropped} vector(s) of {previous.provider}/{previous.model}")
-        return {"chunksStored": written, "modelId": model.id, "activated": True, "droppedVectors": dropped}
+        return {"chunksStored": written, "modelId": model.id, "activated": True, "droppedVectors": dropped,
+                "indexesBuilt": len(built)}
 
     async def drop_model(self, model_id: int) -> int:
         """Delete a non-active model and its vectors; 409 for the active one or a re-embed's target."""

@@ -113,6 +113,43 @@ class ReembedRepository:
             await cur.executemany(statement, params)
             return max(cur.rowcount, 0)
 
+    async def drop_indexes(self, model: EmbeddingModel) -> None:
+        """Drop the model's HNSW indexes (a bulk fill then builds them once: far cheaper than row by row)."""
+        async with self.db.connection() as conn:
+            for name in index_names(model):
+                await conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(name)))
+
+    async def ensure_indexes(self, model: EmbeddingModel) -> list[str]:
+        """(Re)build whichever of the model's HNSW indexes is missing or invalid; returns the names built.
+
+        CONCURRENTLY: ingestion keeps writing (old-model) vectors to the same tables meanwhile. The
+        statement repeats embedding_models._create_indexes' expression, which search queries rely on.
+        """
+        names = index_names(model)
+        async with self.db.connection() as conn:
+            rows = await (await conn.execute(
+                "SELECT c.relname, i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
+                "WHERE c.relname = ANY(%s)", (list(names),))).fetchall()
+            valid = {str(r["relname"]) for r in rows if r["indisvalid"]}
+            built: list[str] = []
+            ops = "halfvec_cosine_ops" if model.uses_halfvec else "vector_cosine_ops"
+            await conn.execute("SET maintenance_work_mem = '512MB'")  # HNSW builds 3x faster than at 64MB
+            try:
+                for kind, name in zip((CHUNKS, CODE), names, strict=True):
+                    if name in valid:
+                        continue
+                    await conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(name)))
+                    await conn.execute(sql.SQL(
+                        "CREATE INDEX CONCURRENTLY {name} ON {table} USING hnsw (({col}::{typ}) {ops}) "
+                        "WHERE model_id = {mid}").format(
+                            name=sql.Identifier(name), table=sql.Identifier(kind.vectors),
+                            col=sql.Identifier(model.column), typ=sql.SQL(model.sql_type), ops=sql.SQL(ops),
+                            mid=sql.Literal(model.id)))
+                    built.append(name)
+            finally:
+                await conn.execute("RESET maintenance_work_mem")
+        return built
+
     async def drop_model(self, model: EmbeddingModel) -> int:
         """Delete a model's vectors in batches (short transactions), its HNSW indexes and its row."""
         deleted = 0

@@ -18,3 +18,6 @@ run bench/search/run.py --chunks "${ARCHON_BENCH_CHUNKS:-100000}"
 
 # Projects board
 [ -f bench/projects_board.py ] && run bench/projects_board.py
+
+# Model switch: re-embed throughput and search latency/errors during the switch (docs/settings.md)
+run bench/settings_reembed.py --chunks "${ARCHON_BENCH_REEMBED_CHUNKS:-20000}"

@@ -23,6 +23,9 @@ async def test_status_reports_transports_sessions_and_uptime(app: Any, client: h
     async with LiveServer(app.state.mcp_http_app, lifespan="on") as live:
         async with http_session(f"{live.url}/mcp"):
             status = (await client.get("/api/mcp/status")).json()
+        async with asyncio.timeout(10):  # the client ended its session: it is forgotten
+            while (await client.get("/api/mcp/status")).json()["sessions"]:
+                await asyncio.sleep(0.05)
     port = app.state.settings.mcp_port
     assert status["running"] is True and status["uptime_seconds"] >= 0
     urls = {t["name"]: t.get("url") for t in status["transports"]}

@@ -101,5 +101,7 @@ async def test_bad_origin_is_refused(mcp_live: LiveServer) -> None:
     async with httpx.AsyncClient() as http:
         response = await http.post(f"{mcp_live.url}/mcp", json=body, headers=headers)
         assert response.status_code == 403
+        sse = await http.get(f"{mcp_live.url}/sse", headers={"Origin": "http://evil.example"})
+        assert sse.status_code == 403
         good = await http.post(f"{mcp_live.url}/mcp", json=body, headers={**headers, "Origin": "http://localhost:3737"})
         assert good.status_code == 200

@@ -69,7 +69,13 @@ async def test_upload_each_format_is_indexed(client: httpx.AsyncClient, filename
     assert "MENU" not in " ".join(c["content"] for c in chunks["items"])
 
 
+def _uploaded_total(metrics: str) -> float:
+    line = next(x for x in metrics.splitlines() if x.startswith("documents_uploaded_total "))
+    return float(line.split()[1])
+
+
 async def test_upload_repeated_tags_and_several_files(client: httpx.AsyncClient) -> None:
+    before = _uploaded_total((await client.get("/metrics")).text)
     resp = await client.post("/api/documents/upload",
                              files=[("file", ("a.md", b"# A\n\nalpha text")), ("file", ("b.md", b"# B\n\nbeta text"))],
                              data={"tags": ["one", "two"]})
@@ -78,6 +84,7 @@ async def test_upload_repeated_tags_and_several_files(client: httpx.AsyncClient)
     assert done["status"] == "completed" and done["processedPages"] == 2
     items = (await client.get("/api/knowledge-items", params={"tag": "two"})).json()
     assert items["total"] == 2 and {i["title"] for i in items["items"]} == {"A", "B"}
+    assert _uploaded_total((await client.get("/metrics")).text) == before + 2
 
 
 async def test_upload_sanitises_file_names(client: httpx.AsyncClient) -> None:

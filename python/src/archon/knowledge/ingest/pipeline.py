@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from archon.knowledge.embedding_models import EmbeddingModelRepository
 from archon.knowledge.embeddings.base import EmbeddingError
+from archon.knowledge.ingest.batching import EmbedBatcher
 from archon.knowledge.ingest.chunking import chunk_markdown
 from archon.knowledge.ingest.cleaning import clean_markdown, strip_invisible
 from archon.knowledge.ingest.code_examples import extract_code_examples
@@ -65,6 +67,8 @@ class PagePipeline:
         self.repository = KnowledgeRepository(runtime.db)
         self.models = EmbeddingModelRepository(runtime.db)
         self._model: EmbeddingModel | None = None
+        self._model_lock = asyncio.Lock()  # concurrent first registrations would deadlock on the index DDL
+        self._batcher = EmbedBatcher(self.embedder, max_texts=EMBED_BATCH)
 
     def prepare(self, *, url: str, markdown: str, title: str = "", etag: str | None = None,
                 last_modified: str | None = None, extract_code: bool = True, section_order: int | None = None,
@@ -93,7 +97,7 @@ class PagePipeline:
         vectors: list[list[float]] = []
         for start in range(0, len(texts), EMBED_BATCH):
             batch = texts[start:start + EMBED_BATCH]
-            result = await self.embedder.embed(batch)
+            result = await self._batcher.embed(batch)
             if len(result) != len(batch):
                 raise EmbeddingError(f"the embedder returned {len(result)} vectors for {len(batch)} texts")
             vectors.extend(result)
@@ -105,16 +109,17 @@ class PagePipeline:
     async def model(self, dimensions: int | None = None) -> EmbeddingModel:
         """The registered model row for this embedder (made active if no model is active yet)."""
         dims = dimensions or self.embedder.dimensions
-        cached = self._model
-        if cached is not None and cached.dimensions == dims:
-            return cached
-        e = self.embedder
-        active = await self.models.ensure_active(e.provider, e.model, dims)
-        if (active.provider, active.model, active.dimensions) != (e.provider, e.model, dims):
-            # Another model is active (a switch in progress): store under ours, search keeps using theirs.
-            active = await self.models.ensure(e.provider, e.model, dims)
-        self._model = active
-        return active
+        async with self._model_lock:
+            cached = self._model
+            if cached is not None and cached.dimensions == dims:
+                return cached
+            e = self.embedder
+            active = await self.models.ensure_active(e.provider, e.model, dims)
+            if (active.provider, active.model, active.dimensions) != (e.provider, e.model, dims):
+                # Another model is active (a switch in progress): store under ours, search keeps using theirs.
+                active = await self.models.ensure(e.provider, e.model, dims)
+            self._model = active
+            return active
 
     async def index_document(self, source_id: str, *, url: str, markdown: str, title: str = "",
                              etag: str | None = None, last_modified: str | None = None, extract_code: bool = True,

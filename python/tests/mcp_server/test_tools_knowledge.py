@@ -88,6 +88,7 @@ async def test_code_examples_sources_and_read_page(app: Any, mcp_live: LiveServe
         sources = structured(await session.call_tool("list_sources", {}))
         assert [s["source_id"] for s in sources["sources"]] == [source_id]
         assert sources["sources"][0]["page_count"] == 2
+        assert sources["count"] == 1 and sources["truncated"] is False
 
         by_url = structured(await session.call_tool("read_page", {"url": f"{BASE}/guide"}))
         assert "frob_rotate" in by_url["content"] and by_url["next_offset"] is None

@@ -14,6 +14,7 @@ MAX_RESULT_CHARS = 1500  # per search hit: enough to judge relevance; read_page 
 MAX_CODE_CHARS = 4000
 MAX_READ_CHARS = 20_000  # one read_page answer; next_offset continues
 MAX_LIMIT = 20
+MAX_SOURCES = 200  # list_sources answer
 TRUST = "untrusted-external-content"
 
 
@@ -105,8 +106,9 @@ class SourceItem(BaseModel):
 
 
 class SourceList(BaseModel):
-    count: int
+    count: int = Field(description="How many sources exist.")
     sources: list[SourceItem]
+    truncated: bool = Field(description="True when only the first sources are listed (search still covers all).")
 
 
 class PageText(BaseModel):
@@ -229,8 +231,9 @@ def register(registry: ToolRegistry) -> None:
         Returns each source's id, title, URL, type, tags, status and page/chunk counts. Pass a source_id in
         search_knowledge's filters to search one source only.
         """
-        items = [SourceItem(**vars(s)) for s in await search().sources()]
-        return SourceList(count=len(items), sources=items)
+        sources = await search().sources()
+        items = [SourceItem(**vars(s)) for s in sources[:MAX_SOURCES]]
+        return SourceList(count=len(sources), sources=items, truncated=len(sources) > len(items))
 
     @registry.tool(family="knowledge", title="Read a page", read_only=True)
     async def read_page(

@@ -176,3 +176,43 @@ async def test_decompression_bomb_fails_its_job_and_the_api_stays_responsive(
     assert slowest < 1.0  # the API kept answering while the child process chewed on the bomb
     item = (await client.get(f"/api/knowledge-items/{data_now['sourceId']}")).json()
     assert item["status"] == "error" and item["chunk_count"] == 0
+
+
+async def test_413_over_a_real_socket_before_the_body_is_sent(live_api: object) -> None:
+    """A real HTTP client: a large Content-Length is refused without sending the body, and a chunked
+    body without Content-Length is cut off soon after the limit (the server never reads it all)."""
+    port = live_api.port  # type: ignore[attr-defined]
+    head = ("POST /api/documents/upload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "Content-Type: multipart/form-data; boundary=xyz\r\n")
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write((head + f"Content-Length: {1024 ** 3}\r\n\r\n").encode())
+    await writer.drain()
+    status = await asyncio.wait_for(reader.readline(), 10)
+    assert status.startswith(b"HTTP/1.1 413")
+    writer.close()
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write((head + "Transfer-Encoding: chunked\r\n\r\n").encode())
+    part = b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="big.txt"\r\n\r\n'
+    writer.write(b"%x\r\n%s\r\n" % (len(part), part))
+    sent = 0
+    response = b""
+    try:
+        while sent < 64 * 1024 * 1024:  # would be 64 MB; the limit is 2 MB
+            block = b"a" * 65536
+            writer.write(b"%x\r\n%s\r\n" % (len(block), block))
+            await writer.drain()
+            sent += len(block)
+            try:
+                response = await asyncio.wait_for(reader.readline(), 0.001)
+            except TimeoutError:
+                continue
+            if response:
+                break
+    except (ConnectionResetError, BrokenPipeError):
+        pass
+    if not response:
+        response = await asyncio.wait_for(reader.readline(), 10)
+    writer.close()
+    assert response.startswith(b"HTTP/1.1 413"), response
+    assert sent < 8 * 1024 * 1024

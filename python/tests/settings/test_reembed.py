@@ -19,6 +19,7 @@ from archon.knowledge.models import ChunkInput, CodeExampleInput, PageInput
 from archon.knowledge.repository import KnowledgeRepository
 from archon.runtime import Runtime
 from archon.settings.embedders import EmbedderRegistry
+from archon.settings.service import RuntimeSettingsService
 from tests.conftest import make_settings
 
 PAGES = 30
@@ -295,3 +296,32 @@ async def test_stopped_reembed_restarts_and_drops_old_vectors(seeded: tuple[Runt
     assert [(m["model"], m["is_active"], m["chunk_vectors"]) for m in models] == [("hash-z", True, total)]
     # Nothing left to do: no job.
     assert (await api.post("/api/embedding-models/reembed")).json()["progressId"] is None
+
+
+async def test_restart_keeps_active_model_and_warns_when_env_differs(seeded: tuple[Runtime, int],
+                                                                     api: httpx.AsyncClient, database_url: str,
+                                                                     tmp_path: Path,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """A restart embeds with the active model, not the environment's; a different env model is only reported."""
+    _runtime, _ = seeded
+    response = await api.put("/api/settings", json={"embedding_model": "hash-r", "embedding_dimensions": 200})
+    final = (await _wait_job(api, response.json()["embedding"]["reembed_progress_id"]))[-1]
+    assert final["status"] == "completed"
+    # Restart with another model in the environment: the stored choice (hash-r) still wins, no warning.
+    restarted = await Runtime.start(make_settings(database_url, tmp_path / "other", embedding_model="hash-q"),
+                                    run_worker=False)
+    try:
+        assert (restarted.embedder.model, restarted.embedder.dimensions) == ("hash-r", 200)
+        # The override disappears out of band (e.g. the table was edited): the environment now asks for
+        # hash-q, but the active model keeps being used until the user starts the switch.
+        await RuntimeSettingsService(restarted).repo.save({}, remove={"embedding_model", "embedding_dimensions"})
+    finally:
+        await restarted.stop()
+    assert not any("is active; search keeps using it" in r.getMessage() for r in caplog.records)
+    restarted = await Runtime.start(make_settings(database_url, tmp_path / "other", embedding_model="hash-q"),
+                                    run_worker=False)
+    try:
+        assert (restarted.embedder.model, restarted.embedder.dimensions) == ("hash-r", 200)
+    finally:
+        await restarted.stop()
+    assert any("is active; search keeps using it" in r.getMessage() for r in caplog.records)

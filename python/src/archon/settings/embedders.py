@@ -190,3 +190,15 @@ async def sync_active_embedder(runtime: Runtime) -> None:
         log.info("embedding with the active model %s/%s (%d dimensions)", model.provider, model.model,
                  model.dimensions)
     runtime.embedder = embedder
+    rag = await registry.settings.current()
+    try:  # constructing an embedder is cheap and offline; it applies the factory's model-name defaults
+        wanted = build_embedder(runtime.settings, provider=rag.embedding_provider, model=rag.embedding_model,
+                                dimensions=rag.embedding_dimensions, base_url=rag.embedding_base_url, api_key=None)
+    except ArchonError:
+        return
+    if (wanted.provider, wanted.model) != (model.provider, model.model) or (
+            rag.embedding_dimensions not in (None, model.dimensions)):
+        # E.g. EMBEDDING_MODEL changed between restarts: re-embedding everything is the user's call.
+        log.warning("the settings ask for embedding model %s/%s but %s/%s is active; search keeps using it. "
+                    "POST /api/embedding-models/reembed (or save the settings) to switch", rag.embedding_provider,
+                    rag.embedding_model, model.provider, model.model)

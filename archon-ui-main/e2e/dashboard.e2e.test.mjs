@@ -84,6 +84,8 @@ test("crawl a local docs site and watch it finish", { timeout: 180_000 }, async 
   await page.waitForSelector('[data-testid="progress-card"][data-status="completed"]', { timeout: 150_000 });
   const source = page.getByTestId("source-card").first();
   await source.waitFor({ timeout: 20_000 });
+  // The list refreshes itself when the job completes (job event + knowledge stream).
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid="page-count"]')?.textContent?.replace(/\D/g, "")) >= 3, null, { timeout: 20_000 });
   const pages = Number((await source.getByTestId("page-count").textContent())?.replace(/\D/g, ""));
   assert.ok(pages >= 3, `expected at least 3 pages, saw ${pages}`);
   await shot("02-knowledge-base.png");
@@ -160,6 +162,32 @@ test("inspect a source: pages, chunks, highlighted code, inert payloads", { time
   assert.equal(await page.locator("#main img").count(), 0, "no injected images");
   assert.equal(await page.evaluate(() => window.__xss), undefined, "payload did not run");
   await shot("06-source-inspector-page.png");
+});
+
+test("refresh, edit and delete sources", { timeout: 90_000 }, async (t) => {
+  const why = missing("/api/knowledge-items/{source_id}", "/api/knowledge-items/{source_id}/refresh");
+  if (why) return t.skip(why);
+  await page.goto(backend.uiUrl + "/");
+  const crawled = page.getByTestId("source-card").filter({ hasText: "/docs/index.html" });
+  await crawled.getByRole("button", { name: /^Refresh/ }).click();
+  await page.waitForSelector('[data-testid="progress-card"][data-status="completed"] >> text=Refresh:', { timeout: 60_000 });
+
+  const notes = page.getByTestId("source-card").filter({ hasText: "notes.txt" });
+  await notes.getByRole("button", { name: /^Edit/ }).click();
+  const edit = page.getByRole("dialog", { name: "Edit source" });
+  await edit.getByLabel("Title").fill("Gear notes");
+  await edit.getByLabel("Tags").fill("gears, notes");
+  await edit.getByRole("button", { name: "Save" }).click();
+  const renamed = page.getByTestId("source-card").filter({ hasText: "Gear notes" });
+  await renamed.getByText("#gears").waitFor();
+
+  await renamed.getByRole("button", { name: /^Delete/ }).click();
+  const confirm = page.getByRole("dialog", { name: "Delete source" });
+  await confirm.getByText(/cannot be undone/).waitFor();
+  await confirm.getByRole("button", { name: "Delete" }).click();
+  await renamed.waitFor({ state: "detached" });
+  const list = await apiJson("/api/knowledge-items");
+  assert.ok(!list.items.some((s) => s.title === "Gear notes"), "the source is gone on the server");
 });
 
 test("create a project, move a task on the board, see agent changes live", { timeout: 90_000 }, async (t) => {
@@ -252,6 +280,17 @@ test("save a setting", { timeout: 60_000 }, async (t) => {
   assert.equal((body.settings ?? body).crawl_per_host_rate, 7);
   await page.reload();
   assert.equal(await page.getByLabel("Requests per second per host").inputValue(), "7");
+  // An API key is stored but never shown again: only its last 4 characters.
+  if (paths.has("/api/credentials")) {
+    const secret = "sk-e2e-canary-secret-9876";
+    await page.getByLabel("OPENROUTER_API_KEY", { exact: true }).fill(secret);
+    await page.getByRole("button", { name: "Save OPENROUTER_API_KEY" }).click();
+    await page.getByText(/ends in 9876/).waitFor();
+    assert.equal(await page.getByLabel("OPENROUTER_API_KEY", { exact: true }).inputValue(), "");
+    await page.reload();
+    await page.getByText(/ends in 9876/).waitFor();
+    assert.ok(!(await page.content()).includes(secret), "the secret never comes back to the page");
+  }
   await shot("09-settings.png");
 });
 
@@ -262,6 +301,13 @@ test("MCP page shows status, client config and tools", { timeout: 30_000 }, asyn
   await page.getByTestId("mcp-running").getByText("Running").waitFor();
   await page.getByTestId("mcp-snippet").waitFor();
   assert.ok((await page.getByRole("list", { name: "MCP tools" }).getByRole("listitem").count()) > 0);
+  await page.getByRole("log", { name: "MCP log entries" }).getByText(/listener started|serving on port/).first().waitFor();
+  if (paths.has("/api/mcp/stop") && paths.has("/api/mcp/start")) {
+    await page.getByRole("button", { name: "Stop HTTP listener" }).click();
+    await page.getByTestId("mcp-running").getByText("Stopped").waitFor();
+    await page.getByRole("button", { name: "Start HTTP listener" }).click();
+    await page.getByTestId("mcp-running").getByText("Running").waitFor();
+  }
   await shot("10-mcp.png");
 });
 

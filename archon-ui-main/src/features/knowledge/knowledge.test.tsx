@@ -73,3 +73,15 @@ it("follows a job over the WebSocket, reconnects, and stops at the final message
   expect(client.getQueryData(knowledgeKeys.progress("p1"))).toMatchObject({ status: "completed", log: "fetched /a" });
   expect(screen.getByRole("button", { name: "Dismiss docs" })).toBeInTheDocument();
 });
+
+it("cancels a running job", async () => {
+  const fetchMock = vi.fn(async (url: string, _init?: RequestInit) =>
+    url.includes("/stop/") ? jsonResponse({ progressId: "p2", status: "cancelled" }) : jsonResponse({ progressId: "p2", status: "running", percentage: 10 }));
+  vi.stubGlobal("fetch", fetchMock);
+  vi.stubGlobal("WebSocket", FakeSocket);
+  renderWithClient(<ProgressCard job={{ progressId: "p2", label: "big site", startedAt: "" }} />);
+  const user = userEvent.setup({ delay: null });
+  await user.click(await screen.findByRole("button", { name: "Cancel" }));
+  await waitFor(() => expect(fetchMock.mock.calls.some(([u, init]) => String(u).endsWith("/api/knowledge-items/stop/p2") && init?.method === "POST")).toBe(true));
+  expect(await screen.findByRole("button", { name: "Cancelling…" })).toBeDisabled();
+});

@@ -124,10 +124,10 @@ class ArchonProcess:
     def api(self) -> str:
         return f"http://127.0.0.1:{self.ports['BACKEND_PORT']}"
 
-    def start(self, timeout: float = 120) -> None:
-        """Start and wait until /health answers 200."""
+    def start(self, timeout: float = 120, *, args: tuple[str, ...] = ()) -> None:
+        """Start (`archon serve` plus `args`) and wait until /health answers 200."""
         with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(serve_command(), env=self.env, cwd=self.workdir, stdout=log,
+            self.proc = subprocess.Popen([*serve_command(), *args], env=self.env, cwd=self.workdir, stdout=log,
                                          stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -12,7 +12,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.conftest import LiveServer, free_port, make_settings
-from tests.mcp_server.conftest import ARCHON, error_text, http_session
+from tests.mcp_server.conftest import ARCHON, error_text, http_session, sse_session
 
 KEY = "control-api-key-0123456789"
 
@@ -21,7 +21,7 @@ async def test_status_reports_transports_sessions_and_uptime(app: Any, client: h
     stopped = (await client.get("/api/mcp/status")).json()
     assert stopped["running"] is False and stopped["uptime_seconds"] is None
     async with LiveServer(app.state.mcp_http_app, lifespan="on") as live:
-        async with http_session(f"{live.url}/mcp"):
+        async with http_session(f"{live.url}/mcp"), sse_session(f"{live.url}/sse"):
             status = (await client.get("/api/mcp/status")).json()
         async with asyncio.timeout(10):  # the client ended its session: it is forgotten
             while (await client.get("/api/mcp/status")).json()["sessions"]:
@@ -31,7 +31,8 @@ async def test_status_reports_transports_sessions_and_uptime(app: Any, client: h
     urls = {t["name"]: t.get("url") for t in status["transports"]}
     assert urls["streamable-http"] == f"http://127.0.0.1:{port}/mcp"
     assert urls["sse"] == f"http://127.0.0.1:{port}/sse"
-    assert status["sessions"] == 1 and status["connected_sessions"][0]["transport"] == "streamable-http"
+    assert status["sessions"] == 2
+    assert [c["transport"] for c in status["connected_sessions"]] == ["streamable-http", "sse"]
     assert status["tool_set"] == "all" and status["tool_count"] >= 20
 
 

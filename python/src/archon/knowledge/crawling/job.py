@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -23,11 +24,13 @@ from archon.knowledge.crawling.fetcher import Fetcher, FetchError, FetchResult
 from archon.knowledge.crawling.frontier import FrontierRepository
 from archon.knowledge.crawling.llms import split_sections
 from archon.knowledge.crawling.pages import PageMaker
+from archon.knowledge.crawling.pool import shared_pool
 from archon.knowledge.crawling.robots import RobotsCache
 from archon.knowledge.crawling.schemas import CrawlRequest
 from archon.knowledge.crawling.ssrf import BlockedURL, EgressPolicy
 from archon.knowledge.crawling.urls import Scope, canonicalize, dedupe, host_of, resolve_link
-from archon.knowledge.ingest.pipeline import PagePipeline
+from archon.knowledge.ingest.pipeline import IndexResult, PagePipeline
+from archon.knowledge.models import PageInput
 from archon.knowledge.repository import KnowledgeRepository
 
 if TYPE_CHECKING:
@@ -36,6 +39,36 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FETCHERS = 6  # pages in flight per job: enough to keep two converter processes and the embedder busy
+REPORT_EVERY = 0.25  # seconds between progress writes (each is an UPDATE + NOTIFY)
+
+
+class PooledPipeline(PagePipeline):
+    """The page pipeline with its CPU-bound prepare step (cleaning, chunking) done in the converter pool,
+    so both cores work and the event loop stays free; storage and embedding are unchanged."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime)
+        self._prepared: dict[str, PageInput] = {}
+
+    async def index_pooled(self, source_id: str, **fields: Any) -> IndexResult:
+        """index_document(source_id, **fields) with prepare() run in a worker process."""
+        prepare_fields = {k: v for k, v in fields.items() if k != "skip_if_unchanged"}
+        page = await shared_pool().prepare(self.embedder.max_tokens, **prepare_fields)
+        if page is not None:
+            self._prepared[fields["url"]] = page
+        try:
+            return await self.index_document(source_id, **fields)
+        finally:
+            self._prepared.pop(fields["url"], None)
+
+    def prepare(self, *, url: str, markdown: str, title: str = "", etag: str | None = None,
+                last_modified: str | None = None, extract_code: bool = True, section_order: int | None = None,
+                metadata: dict[str, Any] | None = None) -> PageInput:
+        page = self._prepared.pop(url, None)
+        if page is not None:
+            return page
+        return super().prepare(url=url, markdown=markdown, title=title, etag=etag, last_modified=last_modified,
+                               extract_code=extract_code, section_order=section_order, metadata=metadata)
 
 
 class CrawlFailed(ArchonError):
@@ -69,7 +102,7 @@ class CrawlJob:
         self.request = request
         self.reporter = reporter
         self.frontier = FrontierRepository(runtime.db)
-        self.pipeline = PagePipeline(runtime)
+        self.pipeline = PooledPipeline(runtime)
         self.policy = EgressPolicy(runtime.settings.crawl_allowed_hosts)
         self.seed = canonicalize(request.url)
         self.scope = Scope.for_seed(self.seed, same_path_prefix=request.same_path_prefix,
@@ -80,6 +113,7 @@ class CrawlJob:
         self.follow_links = False
         self.strategy = ""
         self._busy = 0
+        self._reported_at = 0.0
         self._fingerprints: dict[str, dict[str, Any]] = {}
 
     # --- logging and progress ------------------------------------------------------
@@ -97,6 +131,10 @@ class CrawlJob:
             await self.note(line)
 
     async def _report(self) -> None:
+        now = time.monotonic()
+        if now - self._reported_at < REPORT_EVERY:
+            return
+        self._reported_at = now
         counts = await self.frontier.counts(self.job_id)
         total = counts["total"] - counts.get("skipped", 0)
         processed = counts.get("done", 0) + counts.get("failed", 0)
@@ -259,11 +297,11 @@ class CrawlJob:
         if not made.markdown.strip():
             return None
         await self.reporter.raise_if_cancelled()  # nothing is written once a stop was requested
-        indexed = await self.pipeline.index_document(
+        indexed = await self.pipeline.index_pooled(
             self.source_id, url=canonicalize(result.final_url), markdown=made.markdown, title=made.title,
             etag=result.etag, last_modified=result.last_modified,
             extract_code=self.request.extract_code_examples, metadata={"depth": depth, "rendered": made.rendered},
-            skip_if_unchanged=True)
+            skip_if_unchanged=self._stored_before(canonicalize(result.final_url)))
         self._count(indexed.chunk_count, indexed.code_example_count, indexed.unchanged)
         return indexed.page_id
 
@@ -272,11 +310,11 @@ class CrawlJob:
         first: int | None = None
         for section in sections:
             await self.reporter.raise_if_cancelled()
-            indexed = await self.pipeline.index_document(
+            indexed = await self.pipeline.index_pooled(
                 self.source_id, url=section.url, markdown=section.markdown, title=section.title,
                 etag=result.etag, last_modified=result.last_modified,
                 extract_code=self.request.extract_code_examples, section_order=section.order,
-                metadata={"section": section.title}, skip_if_unchanged=True)
+                metadata={"section": section.title}, skip_if_unchanged=self._stored_before(section.url))
             self._count(indexed.chunk_count, indexed.code_example_count, indexed.unchanged)
             first = first or indexed.page_id
         removed = await self.frontier.delete_stale_sections(self.source_id, url, [s.url for s in sections])
@@ -284,6 +322,10 @@ class CrawlJob:
             self._note_later(f"{removed} section(s) no longer in {url} deleted")
         self._note_later(f"{url}: {len(sections)} section(s)")
         return first
+
+    def _stored_before(self, url: str) -> bool:
+        # The unchanged check reads the source's fingerprints: only worth it for pages stored before.
+        return url in self._fingerprints
 
     def _count(self, chunks: int, code_examples: int, unchanged: bool) -> None:
         self.counters.chunks += chunks

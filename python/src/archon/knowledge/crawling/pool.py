@@ -9,12 +9,30 @@ import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from types import SimpleNamespace
+from typing import Any
 
 from archon.knowledge.crawling.convert import ConvertedPage, convert_html
+from archon.knowledge.models import PageInput
 
 log = logging.getLogger(__name__)
 
 MAX_HTML_CHARS = 8 * 1024 * 1024  # a page larger than this is cut: html2text's cost grows with size
+
+
+def _prepare_in_worker(max_tokens: int, fields: dict[str, Any]) -> PageInput | None:
+    """PagePipeline.prepare (clean, chunk, extract code: pure CPU) run in a worker process.
+
+    prepare() only reads `self.embedder.max_tokens`; a stand-in with that attribute lets the
+    worker run the pipeline's own code. Anything unexpected falls back to the caller's process.
+    """
+    from archon.knowledge.ingest.pipeline import PagePipeline
+
+    stand_in = SimpleNamespace(embedder=SimpleNamespace(max_tokens=max_tokens))
+    try:
+        return PagePipeline.prepare(stand_in, **fields)  # type: ignore[arg-type]
+    except Exception:  # the caller prepares the page itself
+        return None
 
 
 def _init_worker(env: dict[str, str]) -> None:
@@ -55,6 +73,16 @@ class ConverterPool:
                 log.warning("HTML conversion worker died; restarting the pool (attempt %d)", attempt + 1)
                 self._reset(executor)
         raise RuntimeError(f"HTML conversion failed for {url}: worker process died twice")
+
+    async def prepare(self, max_tokens: int, **fields: Any) -> PageInput | None:
+        """Chunk a page's markdown in a worker process (None: let the caller do it)."""
+        loop = asyncio.get_running_loop()
+        executor = self._get()
+        try:
+            return await loop.run_in_executor(executor, _prepare_in_worker, max_tokens, fields)
+        except BrokenProcessPool:
+            self._reset(executor)
+            return None
 
     def _reset(self, broken: ProcessPoolExecutor) -> None:
         with self._lock:

@@ -1,0 +1,186 @@
+"""Ingestion benchmark: crawl the Python 3.11 docs (530 pages, Debian python3-doc) served on 127.0.0.1.
+
+Three measurements, each through the real crawler (SSRF guard, robots, frontier, converter pool,
+page pipeline, Postgres):
+
+1. crawl + convert + chunk + store with the deterministic hashing embedder: the crawler's own rate;
+2. the same crawl end to end with the local model (all-MiniLM-L6-v2): pages/s, chunks/s, peak RSS;
+3. the local model embedding the same chunk texts alone, in batches of 64: the physical bound.
+
+    python bench/ingest/run.py [--pages N] [--skip-full]
+
+Results are printed as JSON and written to $ARCHON_BENCH_DIR/ingest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("CRAWL4AI_NO_CLOUD_NOTICE", "1")
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from common import BENCH_DIR, bench_settings  # noqa: E402
+
+from archon.jobs.service import JobService  # noqa: E402
+from archon.knowledge.crawling.schemas import CrawlRequest  # noqa: E402
+from archon.knowledge.crawling.service import CrawlService  # noqa: E402
+from archon.knowledge.ingest.pipeline import EMBED_BATCH  # noqa: E402
+from archon.runtime import Runtime  # noqa: E402
+
+DOCS = Path("/usr/share/doc/python3.11-doc/html")
+
+
+def serve_docs(pages: list[str]) -> tuple[ThreadingHTTPServer, str]:
+    """The docs folder over HTTP on a free loopback port, with a generated /sitemap.xml."""
+    class Handler(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            if self.path == "/sitemap.xml":
+                host = f"http://{self.server.server_address[0]}:{self.server.server_address[1]}"  # type: ignore[str-bytes-safe]
+                body = ('<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                        + "".join(f"<url><loc>{host}/{p}</loc></url>" for p in pages) + "</urlset>").encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            super().do_GET()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(DOCS)))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and its live children (the converter pool)."""
+    me = psutil.Process()
+    total = sum(me.cpu_times()[:2])
+    for child in me.children(recursive=True):
+        try:
+            total += sum(child.cpu_times()[:2])
+        except psutil.Error:
+            pass
+    return total
+
+
+class PeakRSS:
+    """Samples the RSS of this process plus its children (the converter pool) every 0.2 s."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        me = psutil.Process()
+        while not self._stop.wait(0.2):
+            try:
+                total = me.memory_info().rss + sum(c.memory_info().rss for c in me.children(recursive=True))
+            except psutil.Error:
+                continue
+            self.peak = max(self.peak, total)
+
+    def __enter__(self) -> PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+async def crawl_once(name: str, provider: str, base: str, port: int, pages: int) -> tuple[Runtime, dict[str, Any]]:
+    """One crawl of the served docs into a fresh embedded database; returns the open runtime and numbers."""
+    data_dir = BENCH_DIR / f"ingest-{name}"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    settings = bench_settings(f"ingest-{name}", embedding_provider=provider, data_dir=data_dir,
+                              crawl_allowed_hosts=[f"127.0.0.1:{port}"])
+    os.environ["CRAWL4_AI_BASE_DIRECTORY"] = str(data_dir)
+    runtime = await Runtime.start(settings, run_worker=False)
+    if provider == "local":
+        await runtime.embedder.embed(["warm up the model"])  # model load is not crawl time
+    service = CrawlService(runtime)
+    request = CrawlRequest(url=f"{base}/sitemap.xml", crawl_type="sitemap", max_pages=pages)
+    with PeakRSS() as rss:
+        cpu_before = cpu_seconds()
+        started = time.perf_counter()
+        job = await service.start_crawl(request)
+        await service.run(job.progressId)
+        wall = time.perf_counter() - started
+        cpu = cpu_seconds() - cpu_before
+    view = await JobService(runtime.db).get(job.progressId)
+    data = view.progress_data()
+    assert view.status == "completed", view.error
+    done = int(data["processedPages"]) - int(data.get("pagesFailed", 0))
+    return runtime, {"pages": done, "failed": data.get("pagesFailed", 0), "chunks": data["chunksStored"],
+                     "seconds": round(wall, 1), "pages_per_s": round(done / wall, 2),
+                     "chunks_per_s": round(int(data["chunksStored"]) / wall, 2),
+                     "peak_rss_mb": round(rss.peak / 2**20), "cpu_seconds": round(cpu, 1),
+                     # What 2 otherwise idle cores would sustain at this CPU cost per page (the
+                     # machine is shared, so wall-clock rates understate the crawler).
+                     "projected_pages_per_s_2_cores": round(2 * done / cpu, 2) if cpu else None}
+
+
+async def embed_only(runtime: Runtime) -> dict[str, Any]:
+    """Time the model on the stored chunk texts alone (same texts and batch size as the pipeline)."""
+    async with runtime.db.connection() as conn:
+        rows = await (await conn.execute(
+            "SELECT heading_path, content FROM archon_chunks ORDER BY id")).fetchall()
+    texts = [f"{r['heading_path']}\n\n{r['content']}" if r["heading_path"] else r["content"] for r in rows]
+    started = time.perf_counter()
+    for start in range(0, len(texts), EMBED_BATCH):
+        await runtime.embedder.embed(texts[start:start + EMBED_BATCH])
+    wall = time.perf_counter() - started
+    return {"chunks": len(texts), "seconds": round(wall, 1), "chunks_per_s": round(len(texts) / wall, 2)}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pages", type=int, default=530)
+    parser.add_argument("--skip-full", action="store_true", help="only the crawl+convert phase")
+    args = parser.parse_args()
+    if not DOCS.exists():
+        sys.exit("install Debian's python3-doc first (apt-get install python3-doc)")
+    pages = sorted(str(p.relative_to(DOCS)) for p in DOCS.rglob("*.html"))[:args.pages]
+    server, base = serve_docs(pages)
+    port = server.server_address[1]
+    results: dict[str, Any] = {"cpus": os.cpu_count(), "load_avg_at_start": [round(x, 1) for x in os.getloadavg()],
+                               "pages_served": len(pages)}
+    runtime, results["crawl_convert_hash_embedder"] = await crawl_once("hash", "hash", base, port, len(pages))
+    await runtime.stop()
+    print(json.dumps(results, indent=2), flush=True)
+    if not args.skip_full:
+        runtime, results["end_to_end_local_model"] = await crawl_once("local", "local", base, port, len(pages))
+        try:
+            results["embedding_only_local_model"] = await embed_only(runtime)
+        finally:
+            await runtime.stop()
+        results["total_over_embedding_only"] = round(
+            results["end_to_end_local_model"]["seconds"] / results["embedding_only_local_model"]["seconds"], 2)
+    results["load_avg_at_end"] = [round(x, 1) for x in os.getloadavg()]
+    server.shutdown()
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    (BENCH_DIR / "ingest.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -21,3 +21,6 @@ run bench/search/run.py --chunks "${ARCHON_BENCH_CHUNKS:-100000}"
 
 # Model switch: re-embed throughput and search latency/errors during the switch (docs/settings.md)
 run bench/settings_reembed.py --chunks "${ARCHON_BENCH_REEMBED_CHUNKS:-20000}"
+
+# Ingestion (docs/benchmarks.md#ingestion): crawl the Python 3.11 docs served on 127.0.0.1, end to end
+run bench/ingest/run.py --model-pages "${ARCHON_BENCH_INGEST_MODEL_PAGES:-530}"

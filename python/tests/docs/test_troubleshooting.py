@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -50,3 +53,29 @@ def test_docs_mention_only_settings_that_exist() -> None:
         if names:
             unknown[page.name] = sorted(names)
     assert unknown == {}, f"docs mention settings Archon does not read: {unknown}"
+
+
+def _quoted_block(heading: str) -> str:
+    """The first fenced block under a `### heading` of the page."""
+    section = TROUBLESHOOTING.read_text().split(f"### {heading}\n", 1)[1]
+    return section.split("```", 2)[1].split("\n", 1)[1].strip()
+
+
+def _serve(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "ARCHON_DATA_DIR": str(tmp_path / "data")}
+    return subprocess.run([sys.executable, "-m", "archon", "serve"], env={**base, **env}, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_non_loopback_bind_prints_the_documented_message(tmp_path: Path) -> None:
+    result = _serve({"ARCHON_HOST": "0.0.0.0"}, tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.strip() == _quoted_block("Archon refuses to listen on a non-loopback address")
+
+
+def test_supabase_without_database_url_prints_the_documented_message(tmp_path: Path) -> None:
+    secret = "service-role-secret-4f9a"
+    result = _serve({"SUPABASE_URL": "https://abc.supabase.co", "SUPABASE_SERVICE_KEY": secret}, tmp_path)
+    documented = _quoted_block("Supabase settings without DATABASE_URL").removesuffix("...").strip()
+    assert result.returncode != 0 and result.stderr.startswith(documented), result.stderr
+    assert "Session pooler" in result.stderr and secret not in result.stderr

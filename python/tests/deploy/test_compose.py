@@ -143,3 +143,11 @@ def test_supabase_variant_points_workers_at_database_url_too() -> None:
     url = "postgresql://u:p@db.example.test:5432/postgres"
     worker = model(COMPOSE, SUPABASE, env={"DATABASE_URL": url})["services"]["worker"]
     assert environment(worker)["DATABASE_URL"] == url and not worker.get("depends_on")
+
+
+def test_every_variable_the_compose_files_read_is_in_env_example() -> None:
+    used = set()
+    for path in (COMPOSE, SUPABASE):
+        used |= set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", path.read_text()))
+    listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), flags=re.M))
+    assert sorted(used - listed) == [], "document these in .env.example (and docs/deployment.md)"

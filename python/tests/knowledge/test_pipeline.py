@@ -93,3 +93,12 @@ async def test_concurrent_pages_share_embedding_batches(runtime: Runtime) -> Non
         heading = row["content"].split("\n", 1)[0].removeprefix("# ")
         [expected] = await reference.embed([f"{heading}\n\n{row['content']}"])
         assert abs(float(row["embedding"].to_numpy() @ __import__("numpy").asarray(expected)) - 1) < 1e-4
+
+
+async def test_indexing_into_a_deleted_source_is_a_clear_not_found(runtime: Runtime) -> None:
+    import pytest
+
+    from archon.errors import NotFound
+
+    with pytest.raises(NotFound, match="no longer exists"):
+        await PagePipeline(runtime).index_document("src_gone", url="http://127.0.0.1/x", markdown="# X\n\ntext")

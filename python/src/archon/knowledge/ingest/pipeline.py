@@ -9,6 +9,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import psycopg
+
+from archon.errors import NotFound
 from archon.knowledge.embedding_models import EmbeddingModelRepository
 from archon.knowledge.embeddings.base import EmbeddingError
 from archon.knowledge.ingest.batching import EmbedBatcher
@@ -140,6 +143,9 @@ class PagePipeline:
         chunk_vectors, code_vectors = await self.embed_page(page, progress=progress)
         first = (chunk_vectors or code_vectors or [[]])[0]
         model = await self.model(len(first) or None)
-        page_id = await self.repository.replace_page(source_id, page, model=model, chunk_vectors=chunk_vectors,
-                                                     code_vectors=code_vectors)
+        try:
+            page_id = await self.repository.replace_page(source_id, page, model=model,
+                                                         chunk_vectors=chunk_vectors, code_vectors=code_vectors)
+        except psycopg.errors.ForeignKeyViolation as exc:
+            raise NotFound(f"knowledge item {source_id!r} no longer exists (deleted while indexing)") from exc
         return IndexResult(page_id, len(page.chunks), len(page.code_examples))

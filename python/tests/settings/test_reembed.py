@@ -233,7 +233,11 @@ async def test_model_switch_refused_when_provider_unusable(seeded: tuple[Runtime
     before = (await api.get("/api/settings")).json()["settings"]
     response = await api.put("/api/settings", json={"embedding_provider": "local",
                                                     "embedding_model": "/no/such/model/folder"})
-    assert response.status_code in (422, 502, 503), response.text
+    assert response.status_code == 422, response.text
+    assert "embedding_model" in response.json()["error"]
+    resized = await api.put("/api/settings", json={"embedding_provider": "local", "embedding_model": "all-MiniLM-L6-v2",
+                                                   "embedding_dimensions": 256})
+    assert resized.status_code == 422 and "embedding_dimensions" in resized.json()["error"]
     assert (await api.get("/api/settings")).json()["settings"] == before
 
 

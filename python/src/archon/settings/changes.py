@@ -56,6 +56,9 @@ class SettingsManager:
                 from archon.knowledge.embeddings.local import _model_path
 
                 _model_path(rag.embedding_model)
+                if rag.embedding_dimensions not in (None, 384) and rag.embedding_model.endswith("all-MiniLM-L6-v2"):
+                    raise invalid_settings([{"field": "embedding_dimensions", "message": (
+                        "all-MiniLM-L6-v2 makes 384-dimension vectors; leave it empty or set 384")}])
             embedder = build_embedder(self.runtime.settings, provider=rag.embedding_provider,
                                       model=rag.embedding_model, dimensions=rag.embedding_dimensions,
                                       base_url=rag.embedding_base_url, api_key=key)

@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from archon import __version__
 from archon.api.auth import BearerAuthMiddleware, api_paths
 from archon.api.errors import install_error_handlers
+from archon.api.ratelimit import RateLimitMiddleware, rest_rules
 from archon.config import Settings
 from archon.db.notify import NotifyHub
 from archon.errors import ConfigurationError
@@ -87,6 +88,8 @@ def create_app(settings: Settings) -> FastAPI:
     # Middleware runs outermost-last: metrics see every request, auth runs before routing, CORS wraps all
     # so even a 401 carries the CORS headers a browser needs to read it.
     app.add_middleware(MetricsMiddleware)
+    if settings.rate_limit_enabled:
+        app.add_middleware(RateLimitMiddleware, rules=rest_rules(settings))
     if settings.api_key is not None:
         app.add_middleware(BearerAuthMiddleware, api_key=settings.api_key.get_secret_value(), protects=api_paths)
     if settings.enable_cors:

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     encryption_key: SecretStr | None = Field(None, validation_alias=_env("ENCRYPTION_KEY"))
     mcp_allowed_hosts: CsvList = Field(default_factory=list, validation_alias=_env("ARCHON_MCP_ALLOWED_HOSTS"))
     mcp_tools: McpToolSet = Field("all", validation_alias=_env("ARCHON_MCP_TOOLS"))
+    # Inbound rate limits per client address (limits syntax: `20/minute`, `5/second;100/hour`).
+    rate_limit_enabled: bool = Field(True, validation_alias=_env("ARCHON_RATE_LIMIT_ENABLED"))
+    rate_limit_crawl: str = Field("20/minute", validation_alias=_env("ARCHON_RATE_LIMIT_CRAWL"))
+    rate_limit_upload: str = Field("60/minute", validation_alias=_env("ARCHON_RATE_LIMIT_UPLOAD"))
+    rate_limit_search: str = Field("600/minute", validation_alias=_env("ARCHON_RATE_LIMIT_SEARCH"))
+    rate_limit_mcp_tools: str = Field("600/minute", validation_alias=_env("ARCHON_RATE_LIMIT_MCP_TOOLS"))
 
     # --- storage -----------------------------------------------------------------
     data_dir: Path = Field(Path("./data"), validation_alias=_env("ARCHON_DATA_DIR"))
@@ -121,6 +127,17 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("rate_limit_crawl", "rate_limit_upload", "rate_limit_search", "rate_limit_mcp_tools")
+    @classmethod
+    def _rate_limit_syntax(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"expected a rate such as 20/minute, got {value!r}") from exc
+        return value
 
     @field_validator("cors_origins")
     @classmethod

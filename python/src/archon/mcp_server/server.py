@@ -20,6 +20,7 @@ from starlette.middleware import Middleware
 
 from archon import __version__
 from archon.api.auth import BearerAuthMiddleware, all_paths
+from archon.api.ratelimit import RateLimitMiddleware, mcp_rules
 from archon.config import Settings
 from archon.mcp_server import resources
 from archon.mcp_server.logs import McpLog
@@ -142,6 +143,8 @@ def build_mcp_http_app(server: ArchonMCPServer, settings: Settings, holder: Runt
         middleware.append(
             Middleware(BearerAuthMiddleware, api_key=settings.api_key.get_secret_value(), protects=all_paths)
         )
+    if settings.rate_limit_enabled:
+        middleware.append(Middleware(RateLimitMiddleware, rules=mcp_rules(settings)))
     app = Starlette(routes=[*http_app.routes, *sse_app.routes], middleware=middleware, lifespan=lifespan)
     app.state.lifespan_used = False
     if server.listener is None:

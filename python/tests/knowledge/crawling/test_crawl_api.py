@@ -180,3 +180,27 @@ async def test_scheduled_refresh_runs_when_due(app: Any, client: httpx.AsyncClie
     assert (await wait_job(runtime, due[0], lambda j: j.finished)).status == "completed"
     periodic = {task.task.name: task.cron for task in runtime.queue.app.periodic_registry.periodic_tasks.values()}
     assert periodic["archon:refresh_due_sources"] == "*/5 * * * *"
+
+
+async def test_websocket_follows_a_crawl_to_completion(live_api: Any, site: Site) -> None:
+    import json
+
+    import websockets
+
+    build_docs(site)
+    async with httpx.AsyncClient(base_url=live_api.url) as http:
+        started = (await http.post("/api/knowledge-items/crawl", json={
+            "url": site.url("/docs/"), "crawl_type": "recursive", "max_depth": 3})).json()
+    messages: list[dict[str, Any]] = []
+    ws_url = live_api.url.replace("http://", "ws://") + f"/api/crawl-progress/{started['progressId']}"
+    async with websockets.connect(ws_url) as ws:
+        async with asyncio.timeout(60):
+            while not messages or messages[-1]["type"] not in ("crawl_completed", "crawl_error"):
+                messages.append(json.loads(await ws.recv()))
+    assert messages[0]["type"] == "connection_established"
+    final = messages[-1]
+    assert final["type"] == "crawl_completed", final
+    percentages = [m["data"]["percentage"] for m in messages[1:]]
+    assert percentages == sorted(percentages) and percentages[-1] == 100
+    assert final["data"]["totalPages"] == final["data"]["processedPages"] == 6
+    assert final["data"]["sourceId"] == started["sourceId"] and final["data"]["chunksStored"] > 0

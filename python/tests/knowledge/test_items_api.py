@@ -121,3 +121,37 @@ async def test_pages_chunks_and_code_examples_are_paginated(app: object, client:
 async def test_progress_and_stop_of_unknown_jobs_are_404(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/progress/nope")).status_code == 404
     assert (await client.post("/api/knowledge-items/stop/nope")).status_code == 404
+
+
+async def test_delete_of_a_10k_chunk_source_is_batched_and_quick(app: object, client: httpx.AsyncClient) -> None:
+    import time
+
+    runtime: Runtime = app.state.runtime  # type: ignore[attr-defined]
+    async with runtime.db.connection() as conn:  # a model row without an HNSW index keeps the setup fast
+        model = await (await conn.execute("INSERT INTO archon_embedding_models (provider, model, dimensions) "
+                                          "VALUES ('test', 'bulk', 384) RETURNING id")).fetchone()
+    assert model is not None
+    sid = "src_big"
+    await KnowledgeService(runtime).create_source(source_id=sid, source_type="url", url="http://127.0.0.1:9/big")
+    vector = "[" + ",".join(["0.05"] * 384) + "]"
+    async with runtime.db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO archon_pages (source_id, url, markdown, content_hash) "
+            "SELECT %s, 'http://127.0.0.1:9/big/' || g, 'page', 'h' FROM generate_series(1, 200) g", (sid,))
+        await conn.execute(
+            "INSERT INTO archon_chunks (source_id, page_id, chunk_index, content) "
+            "SELECT %s, p.id, g, 'chunk text ' || g FROM archon_pages p, generate_series(0, 49) g "
+            "WHERE p.source_id = %s", (sid, sid))
+        await conn.execute(
+            "INSERT INTO archon_chunk_embeddings (model_id, chunk_id, source_id, embedding) "
+            "SELECT %s, id, source_id, %s::vector FROM archon_chunks WHERE source_id = %s", (model["id"], vector, sid))
+    assert (await client.get(f"/api/knowledge-items/{sid}")).json()["chunk_count"] == 10_000
+    start = time.monotonic()
+    resp = await client.delete(f"/api/knowledge-items/{sid}")
+    elapsed = time.monotonic() - start
+    assert resp.status_code == 200 and elapsed < 30
+    async with runtime.db.connection() as conn:
+        left = await (await conn.execute(
+            "SELECT (SELECT count(*) FROM archon_chunks WHERE source_id = %(s)s) + "
+            "(SELECT count(*) FROM archon_chunk_embeddings WHERE source_id = %(s)s) AS n", {"s": sid})).fetchone()
+    assert left is not None and left["n"] == 0

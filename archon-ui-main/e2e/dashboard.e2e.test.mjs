@@ -27,6 +27,18 @@ function missing(...needed) {
   return gone.length ? `endpoint ${gone.join(", ")} not available in this backend yet` : null;
 }
 
+/** Every form control and button on the page has an accessible name. */
+async function assertLabelled(where) {
+  const unlabelled = await page.evaluate(() => {
+    const named = (el) =>
+      (el.labels && el.labels.length > 0) || el.getAttribute("aria-label") || el.getAttribute("aria-labelledby") || (el.tagName === "BUTTON" && el.textContent.trim());
+    return [...document.querySelectorAll("input:not([type=hidden]), select, textarea, button")]
+      .filter((el) => !named(el))
+      .map((el) => el.outerHTML.slice(0, 120));
+  });
+  assert.deepEqual(unlabelled, [], `unlabelled controls on ${where}`);
+}
+
 async function shot(name) {
   await page.screenshot({ path: artifact(name), fullPage: true });
 }
@@ -60,6 +72,8 @@ test("every route loads and is deep-linkable", async () => {
   for (const [path, heading] of [["/", "Knowledge base"], ["/search", "Search playground"], ["/projects", "Projects"], ["/mcp", "MCP server"], ["/settings", "Settings"]]) {
     await page.goto(backend.uiUrl + path);
     await page.getByRole("heading", { level: 1, name: heading }).waitFor();
+    await page.waitForLoadState("networkidle");
+    await assertLabelled(path);
   }
   await page.goto(backend.uiUrl + "/no/such/page");
   await page.getByText("Page not found").waitFor();
@@ -77,6 +91,7 @@ test("crawl a local docs site and watch it finish", { timeout: 180_000 }, async 
   await dialog.getByLabel("Max depth").fill("2");
   await dialog.getByLabel("Max pages").fill("20");
   await dialog.getByLabel("Tags").fill("widgets, e2e");
+  await assertLabelled("the crawl tab");
   await dialog.getByRole("button", { name: "Start crawl" }).click();
   const card = page.getByTestId("progress-card").first();
   await card.waitFor();
@@ -114,6 +129,7 @@ test("upload files (picker and drag and drop) and render planted payloads inert"
   });
   await dialog.getByTestId("dropzone").dispatchEvent("drop", { dataTransfer });
   await dialog.getByRole("list", { name: "Selected files" }).getByText("notes.txt").waitFor();
+  await assertLabelled("the upload tab");
   await dialog.getByRole("button", { name: "Upload 2 files" }).click();
   await page.waitForSelector('[data-testid="progress-card"][data-status="completed"] >> text=2 files', { timeout: 90_000 });
   const card = page.getByTestId("source-card").filter({ hasText: "Payload notes" });
@@ -203,6 +219,7 @@ test("create a project, move a task on the board, see agent changes live", { tim
 
   await page.getByRole("button", { name: "Add task to To do" }).click();
   await page.getByLabel("Title").fill("Write the release notes");
+  await assertLabelled("the task dialog");
   await page.getByRole("button", { name: "Create task" }).click();
   const todo = page.getByTestId("column-todo");
   await todo.getByText("Write the release notes").waitFor();
@@ -291,6 +308,7 @@ test("save a setting", { timeout: 60_000 }, async (t) => {
     await page.getByText(/ends in 9876/).waitFor();
     assert.ok(!(await page.content()).includes(secret), "the secret never comes back to the page");
   }
+  await assertLabelled("/settings with data");
   await shot("09-settings.png");
 });
 

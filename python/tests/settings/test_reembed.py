@@ -329,3 +329,32 @@ async def test_restart_keeps_active_model_and_warns_when_env_differs(seeded: tup
     finally:
         await restarted.stop()
     assert any("is active; search keeps using it" in r.getMessage() for r in caplog.records)
+
+
+async def test_reembed_progress_over_websocket(seeded: tuple[Runtime, int], api: httpx.AsyncClient,
+                                               live_api: object) -> None:
+    """The re-embed job streams like a crawl: connection_established, crawl_progress..., crawl_completed."""
+    import json
+
+    import websockets
+
+    runtime, total = seeded
+    await runtime.queue.stop_worker()  # hold the job until the client listens
+    response = await api.put("/api/settings", json={"embedding_model": "hash-ws", "embedding_batch_size": 16})
+    job_id = response.json()["embedding"]["reembed_progress_id"]
+    url = live_api.url.replace("http://", "ws://") + f"/api/crawl-progress/{job_id}"  # type: ignore[attr-defined]
+    messages: list[dict[str, Any]] = []
+    async with websockets.connect(url) as ws:
+        messages.append(json.loads(await ws.recv()))
+        runtime.queue.start_worker(runtime, concurrency=2, grace_seconds=2)
+        async with asyncio.timeout(60):
+            async for raw in ws:
+                messages.append(json.loads(raw))
+    assert messages[0]["type"] == "connection_established"
+    assert messages[-1]["type"] == "crawl_completed"
+    progress = [m["data"] for m in messages[1:]]
+    assert all(p["kind"] == "reembed" for p in progress)
+    percentages = [p["percentage"] for p in progress]
+    assert percentages == sorted(percentages) and percentages[-1] == 100
+    assert len({p for p in percentages if 0 < p < 100}) >= 3  # real steps, batches of 16 items
+    assert progress[-1]["totalItems"] == total + PAGES

@@ -58,6 +58,7 @@ async def test_list_filters_and_paginates(app: object, client: httpx.AsyncClient
     assert first["page_count"] == 3 and first["code_example_count"] == 3 and first["status"] == "ready"
     technical = (await client.get("/api/knowledge-items", params={"knowledge_type": "technical"})).json()
     assert technical["total"] == 2
+    assert (await client.get("/api/knowledge-items", params={"knowledge_type": "", "tag": ""})).json()["total"] == 3
     assert (await client.get("/api/knowledge-items", params={"tag": "sales"})).json()["total"] == 1
     assert (await client.get("/api/knowledge-items", params={"search": "site 2"})).json()["total"] == 1
     assert (await client.get("/api/knowledge-items", params={"text": "100%"})).json()["total"] == 0

@@ -152,6 +152,7 @@ class KnowledgeService:
                            tag: str | None = None, text: str | None = None) -> Page[SourceView]:
         """Sources, newest first, filtered by knowledge type, tag and free text (title, URL, summary)."""
         offset, limit = _paging(page, per_page)
+        knowledge_type = knowledge_type or None  # an empty filter (?knowledge_type=) means no filter
         if knowledge_type is not None:
             validate_knowledge_type(knowledge_type)
         rows, total = await self.sources.list_sources(offset=offset, limit=limit, knowledge_type=knowledge_type,

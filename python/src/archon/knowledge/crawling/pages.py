@@ -63,8 +63,12 @@ class PageMaker:
     async def make(self, url: str, result: FetchResult) -> MadePage | None:
         """The page's content, or None for content types that are not documents."""
         if result.is_html:
+            if self.render == "browser":
+                html = await self._render(result.final_url)
+                converted = await self.pool.convert(result.final_url, html if html is not None else result.text)
+                return MadePage(converted.title, converted.markdown, converted.links, rendered=html is not None)
             converted = await self.pool.convert(result.final_url, result.text)
-            if self.render == "browser" or (self.render == "auto" and converted.needs_browser):
+            if self.render == "auto" and converted.needs_browser:
                 html = await self._render(result.final_url)
                 if html is not None:
                     rendered = await self.pool.convert(result.final_url, html)

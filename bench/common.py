@@ -21,12 +21,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from archon.config import Settings  # noqa: E402
-from archon.knowledge.embedding_models import EmbeddingModelRepository  # noqa: E402
-from archon.knowledge.models import ChunkInput, EmbeddingModel, PageInput  # noqa: E402
-from archon.knowledge.repository import KnowledgeRepository  # noqa: E402
-from archon.runtime import Runtime  # noqa: E402
-from docs_corpus import DOCS_ROOT, Page, embed_text, load_page  # noqa: E402
+from docs_corpus import DOCS_ROOT, Page, embed_text, load_page
+
+from archon.config import Settings
+from archon.knowledge.embedding_models import EmbeddingModelRepository
+from archon.knowledge.models import ChunkInput, EmbeddingModel, PageInput
+from archon.knowledge.repository import KnowledgeRepository
+from archon.runtime import Runtime
 
 log = logging.getLogger("bench")
 BENCH_DIR = Path(os.environ.get("ARCHON_BENCH_DIR", "/tmp/archon-bench"))
@@ -35,7 +36,10 @@ DOCS_SOURCE = "pydocs311"
 
 def bench_settings(name: str, **overrides: object) -> Settings:
     """Settings for one benchmark's own embedded database, with the real local embedding model."""
-    values: dict[str, object] = {"data_dir": BENCH_DIR / name, "embedding_provider": "local",
+    # ARCHON_BENCH_EMBEDDER=hash: a fast smoke run of the benchmark code with the deterministic embedder.
+    provider = os.environ.get("ARCHON_BENCH_EMBEDDER", "local")
+    name = name if provider == "local" else f"{name}-{provider}"
+    values: dict[str, object] = {"data_dir": BENCH_DIR / name, "embedding_provider": provider,
                                  "run_worker": False, "log_level": "WARNING", "db_pool_max": 20}
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -83,6 +87,8 @@ async def embed_all(runtime: Runtime, texts: list[str], batch: int = 256) -> np.
         cache.save()
     if missing:
         cache.save()
+    if not keys:
+        return np.zeros((0, runtime.embedder.dimensions), dtype=np.float32)
     return np.stack([cache.data[k] for k in keys])
 
 

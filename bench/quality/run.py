@@ -23,13 +23,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ensure_python_docs, open_runtime, selected_pages  # noqa: E402
-from queries import selected  # noqa: E402
-from rank_bm25 import BM25Okapi  # noqa: E402
+from common import ensure_python_docs, open_runtime, selected_pages
+from queries import selected
+from rank_bm25 import BM25Okapi
 
-from archon.knowledge.fusion import FusionConfig, group_pages, rrf  # noqa: E402
-from archon.knowledge.search import SearchService  # noqa: E402
-from archon.knowledge.search_models import SearchFilters  # noqa: E402
+from archon.knowledge.fusion import FusionConfig, group_pages, rrf
+from archon.knowledge.search import SearchService
+from archon.knowledge.search_models import SearchFilters
 
 BASE = "https://docs.python.org/3.11/"
 

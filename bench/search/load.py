@@ -18,11 +18,11 @@ from pgvector import Vector
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import VectorCache, active_model  # noqa: E402
-from docs_corpus import Page, embed_text  # noqa: E402
+from common import VectorCache, active_model
+from docs_corpus import Page, embed_text
 
-from archon.knowledge.embedding_models import _create_indexes, index_names  # noqa: E402
-from archon.runtime import Runtime  # noqa: E402
+from archon.knowledge.embedding_models import _create_indexes, index_names
+from archon.runtime import Runtime
 
 CHUNKS_PER_PAGE = 20
 SOURCES = 10

@@ -22,12 +22,12 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "quality"))
 
-from common import BENCH_DIR, open_runtime, selected_pages  # noqa: E402
-from load import build  # noqa: E402
-from queries import QUERIES  # noqa: E402
+from common import BENCH_DIR, open_runtime, selected_pages
+from load import build
+from queries import QUERIES
 
-from archon.knowledge.search import QUERY_EMBEDDINGS, SearchService  # noqa: E402
-from archon.knowledge.search_models import SearchFilters  # noqa: E402
+from archon.knowledge.search import QUERY_EMBEDDINGS, SearchService
+from archon.knowledge.search_models import SearchFilters
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -170,7 +170,8 @@ async def test_hnsw_index_is_used_and_exact_scan_is_not(runtime: Runtime) -> Non
     vector = (await runtime.embedder.embed(["asyncio"]))[0]
     from pgvector import Vector
 
-    params = {"qv": Vector(vector), "q": "asyncio", "idents": "", "sources": None, "nvec": 10, "nkw": 10}
+    params = {"qv": Vector(vector), "q": "asyncio", "idents": "", "sources": None, "nvec": 10, "nkw": 10,
+              "common": 0.05}
     plans = {}
     for exact in (False, True):
         statement = search_sql.search_statement(model, target="chunks", use_vector=True, use_keyword=True,

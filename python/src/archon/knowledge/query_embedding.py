@@ -30,7 +30,7 @@ class QueryEmbeddings:
         self.misses = 0
 
     @staticmethod
-    def _model_key(embedder: Embedder) -> Hashable:
+    def _model_key(embedder: Embedder) -> tuple[str, str, int, int]:
         return (embedder.provider, embedder.model, embedder.dimensions, id(embedder))
 
     async def get(self, embedder: Embedder, text: str) -> np.ndarray:

@@ -210,7 +210,7 @@ class SearchService:
             model, target=target, use_vector=mode != "keyword", use_keyword=mode != "vector",
             filtered=sources is not None, exact=exact, with_identifiers=bool(idents))
         params: dict[str, Any] = {"q": text, "idents": " or ".join(idents), "sources": sources,
-                                  "nvec": n, "nkw": n}
+                                  "nvec": n, "nkw": n, "common": settings.search_common_term_fraction}
         if embedder is not None and mode != "keyword":
             params["qv"] = Vector(await QUERY_EMBEDDINGS.get(embedder, text))
         ef = max(settings.search_ef_search, n)

@@ -57,7 +57,8 @@ async def page_by_url(runtime: RuntimeDep, url: Annotated[str, Query(min_length=
 
 
 @router.get("/pages/{page_id}")
-async def page_by_id(page_id: Annotated[int, Path(ge=1, le=2**63 - 1)], runtime: RuntimeDep, offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+async def page_by_id(page_id: Annotated[int, Path(ge=1, le=2**63 - 1)], runtime: RuntimeDep,
+                     offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
     """A stored page's markdown by id (capped at ARCHON_MAX_PAGE_CHARS; `offset` pages through the rest)."""
     page = await SearchService(runtime).get_page(page_id, offset=offset)
     return {"success": True, "page": asdict(page)}

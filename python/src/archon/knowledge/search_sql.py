@@ -21,6 +21,15 @@ Target = Literal["chunks", "code"]
 # ' & ' joins plain terms in websearch_to_tsquery's output; phrases (<->) and the rest stay intact.
 _ENGLISH_ANY = "replace(websearch_to_tsquery('english', %(q)s)::text, ' & ', ' | ')::tsquery"
 _ENGLISH_ALL = "websearch_to_tsquery('english', %(q)s)"
+# The OR query leaves out terms found in more than `common` of the rows (from ANALYZE's most-common-
+# elements statistics): they say little about relevance (an IDF in all but name) and would make the
+# query rank most of the table. When every term is common, the plain OR query is used.
+_ENGLISH_RARE = """(SELECT string_agg(quote_literal(w.lexeme), ' | ')::tsquery
+    FROM unnest(to_tsvector('english', %(q)s)) w
+    WHERE w.lexeme <> ALL (ARRAY(
+        SELECT m.e FROM pg_stats st, unnest(st.most_common_elems::text::text[], st.most_common_elem_freqs) m(e, f)
+        WHERE st.schemaname = current_schema() AND st.tablename = {table} AND st.attname = {column}
+          AND m.e IS NOT NULL AND m.f > %(common)s)))"""
 _SIMPLE = "websearch_to_tsquery('simple', %(idents)s)"
 
 
@@ -72,11 +81,13 @@ def keyword_cte(*, target: Target, filtered: bool, with_identifiers: bool) -> sq
             rank=rank, simple=simple)
     where = sql.SQL("{match} AND i.source_id = ANY(%(sources)s)").format(match=match) if filtered else match
     identq = sql.SQL(_SIMPLE) if with_identifiers else sql.SQL("NULL::tsquery")
+    rare = sql.SQL(_ENGLISH_RARE).format(table=sql.Literal(t.items), column=sql.Literal(t.tsv))
+    anyq = sql.SQL("coalesce({rare}, {anyq})").format(rare=rare, anyq=sql.SQL(_ENGLISH_ANY))
     return sql.SQL(
         "qq AS (SELECT {anyq} AS anyq, {allq} AS allq, {identq} AS identq), "
         "kw AS MATERIALIZED (SELECT i.id, {rank} AS rank, ts_rank('{{0,0,0,1}}', {tsv}, qq.anyq) AS heading_rank "
         "FROM {items} i, qq WHERE {where} ORDER BY 2 DESC, i.id LIMIT %(nkw)s)"
-    ).format(anyq=sql.SQL(_ENGLISH_ANY), allq=sql.SQL(_ENGLISH_ALL), identq=identq, rank=rank, tsv=tsv,
+    ).format(anyq=anyq, allq=sql.SQL(_ENGLISH_ALL), identq=identq, rank=rank, tsv=tsv,
              items=sql.Identifier(t.items), where=where)
 
 

@@ -64,6 +64,26 @@ async def test_credential_test_unreachable_and_4xx_paths(api: httpx.AsyncClient)
     assert bad_url.status_code == 422 and "base_url" in {d["field"] for d in bad_url.json()["detail"]}
     bad_mode = await api.post("/api/credentials/OPENAI_API_KEY/test", json={"mode": "chat"})
     assert bad_mode.status_code == 422
+    for metadata in ("http://169.254.169.254/latest", "http://metadata.google.internal/v1", "http://[fe80::1]/v1"):
+        refused = await api.post("/api/credentials/OPENAI_API_KEY/test", json={"base_url": metadata})
+        assert refused.status_code == 422 and "base_url" in refused.json()["error"], metadata
+
+
+async def test_credential_test_does_not_relay_non_api_pages(api: httpx.AsyncClient) -> None:
+    """The call goes where base_url says: an HTML page there is not copied into the answer."""
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    async def page(request: object) -> HTMLResponse:
+        return HTMLResponse("<html>internal admin secret-page-content</html>", status_code=403)
+
+    async with LiveServer(Starlette(routes=[Route("/v1/models", page)])) as server:
+        await api.post("/api/credentials", json={"key": "OPENAI_API_KEY", "value": CANARY})
+        response = await api.post("/api/credentials/OPENAI_API_KEY/test", json={"base_url": f"{server.url}/v1"})
+    body = response.json()
+    assert body["ok"] is False and body["status_code"] == 403
+    assert "secret-page-content" not in response.text and body["message"] == "403: Forbidden"
 
 
 def test_scrub_removes_secret_and_its_pieces() -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import re
+import socket
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -56,7 +60,8 @@ def _provider_message(response: httpx.Response) -> str:
     try:
         body: Any = response.json()
     except ValueError:
-        return response.text.strip() or response.reason_phrase
+        # Not an API's error document: never relay the page itself (this call goes wherever base_url says).
+        return response.reason_phrase or "unexpected answer"
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, dict) and error.get("message"):
@@ -86,11 +91,36 @@ def _headers(key: str, secret: str) -> dict[str, str]:
     return headers
 
 
+_METADATA_NAMES = frozenset({"metadata", "metadata.google.internal", "instance-data", "instance-data.ec2.internal"})
+
+
+async def refuse_metadata_endpoints(base_url: str) -> None:
+    """422 for link-local and cloud-metadata hosts: never a provider, and the key must not go there.
+
+    Loopback and private addresses stay allowed (Ollama, LM Studio, vLLM on this machine or the LAN).
+    """
+    host = (urlsplit(base_url).hostname or "").rstrip(".").lower()
+    refused = Invalid("base_url: link-local and cloud metadata addresses are refused",
+                      detail=[{"field": "base_url", "message": "link-local and cloud metadata addresses are refused"}])
+    if host in _METADATA_NAMES:
+        raise refused
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return  # unresolvable: the call itself reports "could not reach"
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+        if (mapped or address).is_link_local or str(address) == "fd00:ec2::254":
+            raise refused
+
+
 async def check_key(key: str, secret: str, *, base_url: str, mode: str = "models",
                     model: str | None = None) -> CredentialTestResult:
     """One real call with `secret`; ok on 2xx, otherwise the provider's message (scrubbed of the key)."""
     started = time.perf_counter()
     base = base_url.rstrip("/")
+    await refuse_metadata_endpoints(base)
     try:
         async with httpx.AsyncClient(timeout=_TIMEOUT, follow_redirects=False) as client:
             if mode == "embedding":

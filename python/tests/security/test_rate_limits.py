@@ -67,7 +67,7 @@ async def test_limits_can_be_turned_off(database_url: str, tmp_path: Path, recor
 
 
 def test_bad_rate_syntax_is_a_settings_error(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="ARCHON_RATE_LIMIT_SEARCH|rate_limit_search"):
+    with pytest.raises(ValueError, match=r"ARCHON_RATE_LIMIT_SEARCH|rate_limit_search"):
         make_settings(None, tmp_path, ARCHON_RATE_LIMIT_SEARCH="lots")
     assert make_settings(None, tmp_path, ARCHON_RATE_LIMIT_SEARCH="5/second;100/hour").rate_limit_search
 

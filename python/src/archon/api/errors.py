@@ -57,6 +57,13 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
                         headers={"Retry-After": "5"})
 
 
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    # A value PostgreSQL refuses (a NUL character, an out-of-range number) came from the request.
+    log.info("invalid value in %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return JSONResponse(error_body("invalid value: a parameter holds characters or numbers the database cannot "
+                                   "store (e.g. a NUL character)"), status_code=422)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error in %s %s", request.method, request.url.path)
     return JSONResponse(error_body("internal error", "an unexpected error occurred; see the server log"),
@@ -70,4 +77,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PoolTimeout, _database_error)
     app.add_exception_handler(psycopg.OperationalError, _database_error)
     app.add_exception_handler(psycopg.InterfaceError, _database_error)
+    app.add_exception_handler(psycopg.DataError, _data_error)
     app.add_exception_handler(Exception, _unexpected)

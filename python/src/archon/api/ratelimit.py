@@ -140,8 +140,9 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
 
 
 async def _refuse(send: Send, rule: Rule, retry_after: int) -> None:
+    limits = "; ".join(map(str, rule.limits))
     body = json.dumps({"error": "rate limit exceeded",
-                       "detail": f"{rule.name}: at most {'; '.join(map(str, rule.limits))}; retry after {retry_after} s"}).encode()
+                       "detail": f"{rule.name}: at most {limits}; retry after {retry_after} s"}).encode()
     await send({"type": "http.response.start", "status": 429, "headers": [
         (b"content-type", b"application/json"), (b"retry-after", str(retry_after).encode()),
         (b"content-length", str(len(body)).encode())]})

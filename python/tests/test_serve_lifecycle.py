@@ -120,3 +120,15 @@ def test_sigint_also_stops_cleanly_and_debug_starts_debugpy(serve: Serve) -> Non
             pass  # debugpy is listening
     assert serve.stop(signal.SIGINT) == 0
     assert _postgres_for(serve.data_dir / "postgres") == []
+
+
+def test_a_taken_port_is_reported_in_one_line(serve: Serve) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", serve.ports["MCP_PORT"]))
+        taken.listen()
+        serve.start()
+        assert serve.proc is not None
+        rc = serve.proc.wait(timeout=60)
+        output = serve.output()
+    assert rc == 2
+    assert "MCP_PORT" in output and "Traceback" not in output

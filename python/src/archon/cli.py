@@ -69,12 +69,14 @@ def serve(
     """Start the REST API (8080), MCP server (8051), dashboard (3737) and the job worker."""
     from archon.app import check_bind
     from archon.runtime import resolve_database
+    from archon.serve import check_ports
     from archon.serve import serve as run
 
     settings = load_settings(host=host, run_worker=False if no_worker else None)
     _setup(settings)
     try:
         check_bind(settings)
+        check_ports(settings)
         resolve_database(settings)
     except ArchonError as exc:
         raise _fail(exc.message) from None

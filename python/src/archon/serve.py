@@ -10,18 +10,36 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Iterator
 
 import uvicorn
 
 from archon.app import create_app
 from archon.config import Settings
+from archon.errors import ConfigurationError
 from archon.errors import ArchonError
 from archon.frontend.app import build_frontend_app
 from archon.mcp_server.listener import McpListener
 from archon.runtime import RuntimeHolder
 
 log = logging.getLogger(__name__)
+
+
+def check_ports(settings: Settings) -> None:
+    """Fail with one clear line when a listener's port is taken (uvicorn would exit with a traceback)."""
+    for name, port in (("BACKEND_PORT", settings.backend_port), ("MCP_PORT", settings.mcp_port),
+                       ("FRONTEND_PORT", settings.frontend_port)):
+        family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((settings.host, port))
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"{name}={port} cannot be used on {settings.host}: {exc.strerror or exc}. "
+                    f"Stop the other process or choose another port ({name}=...)"
+                ) from None
 
 
 class _Server(uvicorn.Server):

@@ -59,6 +59,8 @@ INVALID: list[tuple[dict[str, object], str]] = [
     ({"embedding_provider": "cohere"}, "embedding_provider"),
     ({"embedding_base_url": "ftp://example.com"}, "embedding_base_url"),
     ({"embedding_base_url": "https://user:secret@example.com/v1"}, "embedding_base_url"),
+    ({"embedding_base_url": "http://169.254.169.254/v1"}, "embedding_base_url"),
+    ({"chat_base_url": "http://metadata.google.internal/v1"}, "chat_base_url"),
     ({"embedding_dimensions": 3}, "embedding_dimensions"),
     ({"fusion_vector_weight": 0, "fusion_keyword_weight": 0}, "fusion_keyword_weight"),
     ({"default_render_mode": "chrome"}, "default_render_mode"),

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from archon.knowledge.embedding_models import EmbeddingModelRepository
 from archon.knowledge.embeddings import EmbeddingError
 from archon.settings.embedders import EmbedderRegistry, build_embedder, native_dimensions
+from archon.settings.provider_check import refuse_metadata_endpoints
 from archon.settings.reembed import JOB_KIND, ReembedService
 from archon.settings.schemas import EMBEDDING_FIELDS, RagSettings
 from archon.settings.service import RuntimeSettingsService, invalid_settings
@@ -72,6 +73,10 @@ class SettingsManager:
         """Apply a partial change (422 names bad fields); a new embedding model starts a re-embed job."""
         before = await self.settings.current()
         candidate = self.settings.validate_patch(patch, before)
+        for field in ("embedding_base_url", "chat_base_url"):
+            url = getattr(candidate, field)
+            if field in patch and url:
+                await refuse_metadata_endpoints(url, field=field)
         model_changed = any(getattr(before, f) != getattr(candidate, f) for f in EMBEDDING_FIELDS - _CONNECTION_FIELDS)
         if model_changed:
             await self._check_embedder(candidate)

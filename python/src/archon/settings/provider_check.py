@@ -94,14 +94,14 @@ def _headers(key: str, secret: str) -> dict[str, str]:
 _METADATA_NAMES = frozenset({"metadata", "metadata.google.internal", "instance-data", "instance-data.ec2.internal"})
 
 
-async def refuse_metadata_endpoints(base_url: str) -> None:
+async def refuse_metadata_endpoints(base_url: str, *, field: str = "base_url") -> None:
     """422 for link-local and cloud-metadata hosts: never a provider, and the key must not go there.
 
     Loopback and private addresses stay allowed (Ollama, LM Studio, vLLM on this machine or the LAN).
     """
     host = (urlsplit(base_url).hostname or "").rstrip(".").lower()
-    refused = Invalid("base_url: link-local and cloud metadata addresses are refused",
-                      detail=[{"field": "base_url", "message": "link-local and cloud metadata addresses are refused"}])
+    message = "link-local and cloud metadata addresses are refused"
+    refused = Invalid(f"{field}: {message}", detail=[{"field": field, "message": message}])
     if host in _METADATA_NAMES:
         raise refused
     try:

@@ -100,8 +100,9 @@ async def test_credentials_invalid_input_names_the_field_without_echo(api: httpx
         assert response.status_code == 422, payload
         assert field in {d["field"] for d in response.json()["detail"]}, response.text
         assert_no_canary(response.text, "a validation error")
-    bad_path = await api.get("/api/credentials/lower_case")
-    assert bad_path.status_code == 422 and "key" in bad_path.json()["error"]
+    for bad in ("lower_case", "OPENAI_API_KEY%0A", "A", "X" * 70, "BAD-NAME"):
+        bad_path = await api.get(f"/api/credentials/{bad}")
+        assert bad_path.status_code == 422 and "key" in bad_path.json()["error"], bad
     empty_put = await api.put("/api/credentials/OPENAI_API_KEY", json={})
     assert empty_put.status_code == 422
 

@@ -37,7 +37,7 @@ def _last4(secret: str) -> str | None:
 
 def check_key_name(key: str) -> str:
     """Refuse names that are not UPPER_SNAKE_CASE (2-64 characters)."""
-    if not _KEY_RE.match(key):
+    if not _KEY_RE.fullmatch(key):  # fullmatch: `$` alone would accept a trailing newline
         raise Invalid("key: must match ^[A-Z][A-Z0-9_]{1,63}$ (e.g. OPENAI_API_KEY)",
                       detail=[{"field": "key", "message": "must match ^[A-Z][A-Z0-9_]{1,63}$"}])
     return key

@@ -278,7 +278,6 @@ test("project documents: edit, version history, restore", { timeout: 60_000 }, a
   await page.getByRole("group", { name: "Content view" }).getByRole("button", { name: "Preview" }).click();
   await page.getByLabel("Content preview").getByText("First draft of the plan.").waitFor();
   assert.equal(await page.locator("a[href^='javascript:' i]").count(), 0);
-  await page.getByRole("button", { name: "Version history" }).click();
   await page.getByRole("button", { name: "Restore version 2" }).waitFor(); // v3 (the restore) is current
   await page.getByRole("button", { name: "View version 2" }).click();
   await page.getByLabel("Version 2 content").getByText("Second draft").waitFor();
@@ -312,6 +311,20 @@ test("save a setting", { timeout: 60_000 }, async (t) => {
   await shot("09-settings.png");
 });
 
+test("switching the embedding model shows re-embed progress and search keeps working", { timeout: 120_000 }, async (t) => {
+  const why = missing("/api/settings", "/api/rag/query");
+  if (why) return t.skip(why);
+  await page.goto(backend.uiUrl + "/settings");
+  await page.getByLabel("Embedding model").fill("hash-v2");
+  await page.getByRole("button", { name: "Save settings" }).click();
+  const card = page.getByTestId("progress-card").filter({ hasText: "Re-embedding" });
+  await card.waitFor();
+  await page.waitForSelector('[data-testid="progress-card"][data-status="completed"] >> text=Re-embedding', { timeout: 90_000 });
+  await shot("10-settings-reembed.png");
+  await page.goto(backend.uiUrl + "/search?q=frobnicate+retries+backoff&mode=hybrid");
+  assert.match((await page.getByTestId("search-result").first().textContent()) ?? "", /frobnicat/i);
+});
+
 test("MCP page shows status, client config and tools", { timeout: 30_000 }, async (t) => {
   const why = missing("/api/mcp/status", "/api/mcp/config", "/api/mcp/tools");
   if (why) return t.skip(why);
@@ -326,7 +339,7 @@ test("MCP page shows status, client config and tools", { timeout: 30_000 }, asyn
     await page.getByRole("button", { name: "Start HTTP listener" }).click();
     await page.getByTestId("mcp-running").getByText("Running").waitFor();
   }
-  await shot("10-mcp.png");
+  await shot("11-mcp.png");
 });
 
 test("dark theme", async () => {
@@ -335,7 +348,7 @@ test("dark theme", async () => {
   await page.getByTestId("source-card").first().waitFor();
   await page.getByRole("button", { name: "Switch to dark theme" }).click();
   assert.equal(await page.evaluate(() => document.documentElement.classList.contains("dark")), true);
-  await shot("11-knowledge-dark.png");
+  await shot("12-knowledge-dark.png");
   await page.getByRole("button", { name: "Switch to light theme" }).click();
 });
 
@@ -352,7 +365,7 @@ test("the banner shows when the backend goes away", { timeout: 60_000 }, async (
   await page.reload();
   await page.getByTestId("backend-down").waitFor({ timeout: 20_000 });
   await page.getByRole("heading", { level: 1, name: "Projects" }).waitFor();
-  await shot("12-backend-unreachable.png");
+  await shot("13-backend-unreachable.png");
   await page.evaluate(() => window.localStorage.removeItem("archon.apiUrl"));
   await page.reload();
   await page.getByRole("heading", { level: 1, name: "Projects" }).waitFor();

@@ -40,9 +40,11 @@ export function errorMessage(body: unknown, status: number): string {
       return detail
         .map((d: unknown) => {
           if (d && typeof d === "object") {
-            const item = d as { loc?: unknown[]; msg?: string };
-            const field = Array.isArray(item.loc) ? item.loc.filter((p) => p !== "body").join(".") : "";
-            return field ? `${field}: ${item.msg ?? "invalid"}` : (item.msg ?? "invalid");
+            // FastAPI's {loc, msg} or Archon's {field, message}.
+            const item = d as { loc?: unknown[]; msg?: string; field?: string; message?: string };
+            const field = item.field ?? (Array.isArray(item.loc) ? item.loc.filter((p) => p !== "body").join(".") : "");
+            const msg = item.message ?? item.msg ?? "invalid";
+            return field ? `${field}: ${msg}` : msg;
           }
           return String(d);
         })

@@ -7,6 +7,10 @@ describe("errorMessage", () => {
     const body = { detail: [{ loc: ["body", "knowledge_type"], msg: "Input should be 'technical', 'business' or 'general'" }] };
     expect(errorMessage(body, 422)).toBe("knowledge_type: Input should be 'technical', 'business' or 'general'");
   });
+  it("names the field of an Archon validation error", () => {
+    const body = { error: "url: address 127.0.0.1 is internal", detail: [{ field: "url", message: "address 127.0.0.1 is internal" }] };
+    expect(errorMessage(body, 422)).toBe("url: address 127.0.0.1 is internal");
+  });
   it("uses Archon's {error, detail} body", () => {
     expect(errorMessage({ error: "not_found", detail: "source abc not found" }, 404)).toBe("source abc not found");
   });

@@ -37,7 +37,7 @@ export function DocumentsPanel({ projectId }: { projectId: string }) {
         {selected === "new" ? (
           <DocEditor key="new" projectId={projectId} onSaved={(d) => setSelected(d.id)} />
         ) : doc ? (
-          <DocEditor key={`${doc.id}-${doc.updated_at ?? ""}`} projectId={projectId} doc={doc} onSaved={() => undefined} onDeleted={() => setSelected(null)} />
+          <DocEditor key={doc.id} projectId={projectId} doc={doc} onSaved={() => undefined} onDeleted={() => setSelected(null)} />
         ) : (
           <Empty title="Select a document or create one" />
         )}
@@ -52,6 +52,19 @@ function DocEditor({ projectId, doc, onSaved, onDeleted }: { projectId: string; 
   const [tags, setTags] = useState((doc?.tags ?? []).join(", "));
   const [content, setContent] = useState(doc?.content ?? "");
   const [showHistory, setShowHistory] = useState(false);
+  // When the document changes on the server (a restore, an agent's edit), take the new content
+  // unless the user has unsaved edits.
+  const [synced, setSynced] = useState(doc);
+  if (doc && synced && doc.updated_at !== synced.updated_at) {
+    const dirty = title !== synced.title || content !== (synced.content ?? "") || type !== synced.document_type || tags !== (synced.tags ?? []).join(", ");
+    setSynced(doc);
+    if (!dirty) {
+      setTitle(doc.title);
+      setContent(doc.content ?? "");
+      setType(doc.document_type);
+      setTags((doc.tags ?? []).join(", "));
+    }
+  }
   const [confirmDelete, setConfirmDelete] = useState(false);
   const queryClient = useQueryClient();
   const invalidate = () => void queryClient.invalidateQueries({ queryKey: projectKeys.docs(projectId) });

@@ -38,3 +38,14 @@ async def test_deep_links_fall_back_to_the_app_and_files_are_served(tmp_path: Pa
     assert asset.text == "console.log(1)"
     assert "id=root" in escape.text  # never a file outside dist
     assert "script-src 'self'" in deep.headers["content-security-policy"]
+
+
+async def test_csp_lets_the_dashboard_reach_the_api_on_the_host_it_was_loaded_from(tmp_path: Path) -> None:
+    async with _client(tmp_path, backend_port=18080) as client:
+        lan = await client.get("/", headers={"host": "archon.lan:3737"})
+        v6 = await client.get("/", headers={"host": "[fd00::1]:3737"})
+        evil = await client.get("/", headers={"host": "x;script-src *"})
+    assert "http://archon.lan:18080 ws://archon.lan:18080" in lan.headers["content-security-policy"]
+    assert "ws://[fd00::1]:18080" in v6.headers["content-security-policy"]
+    bad = evil.headers["content-security-policy"]
+    assert "script-src *" not in bad and bad.count("script-src") == 1  # a hostile Host header adds nothing

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -21,10 +22,29 @@ def default_dist_dir() -> Path | None:
     return next((c for c in candidates if (c / "index.html").is_file()), None)
 
 
-def content_security_policy(settings: Settings) -> str:
+# A host name or IP literal as it may appear in a Host header (nothing that could break a header value).
+_HOSTNAME_RE = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])$")
+
+
+def request_hostname(host_header: str) -> str | None:
+    """The host name of a Host header (`name:port`, `[v6]:port`), or None when it is not a plain name."""
+    name = host_header.strip()
+    if name.startswith("["):
+        name = name[: name.find("]") + 1] if "]" in name else ""
+    elif ":" in name:
+        name = name.rsplit(":", 1)[0]
+    return name if _HOSTNAME_RE.match(name) else None
+
+
+def content_security_policy(settings: Settings, hostname: str | None = None) -> str:
+    """CSP for the dashboard; `hostname` (the one the browser used) lets it reach the API on that host too."""
     api = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '::') else settings.host}:{settings.backend_port}"
     local = f"http://localhost:{settings.backend_port} http://127.0.0.1:{settings.backend_port}"
     ws = api.replace("http://", "ws://") + f" ws://localhost:{settings.backend_port} ws://127.0.0.1:{settings.backend_port}"
+    # The dashboard calls the API on the host name it was loaded from (see /config.json), e.g. a LAN name.
+    seen = f"{api} {local}"
+    if hostname and f"//{hostname}:{settings.backend_port}" not in seen:
+        ws += f" http://{hostname}:{settings.backend_port} ws://{hostname}:{settings.backend_port}"
     return (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
         f"connect-src 'self' {api} {local} {ws}; object-src 'none'; base-uri 'self'; frame-ancestors 'none'; "
@@ -33,19 +53,27 @@ def content_security_policy(settings: Settings) -> str:
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, *, csp: str) -> None:
+    def __init__(self, app: ASGIApp, *, csp: str, settings: Settings | None = None) -> None:
         self.app = app
+        self.csp = csp
+        self.settings = settings
         self.headers = [
-            (b"content-security-policy", csp.encode()),
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"no-referrer"),
             (b"x-frame-options", b"DENY"),
         ]
 
+    def _csp(self, scope: Scope) -> str:
+        if self.settings is None:
+            return self.csp
+        host = dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1")
+        return content_security_policy(self.settings, request_hostname(host))
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + self.headers
+                csp = (b"content-security-policy", self._csp(scope).encode())
+                message["headers"] = list(message.get("headers", [])) + [csp, *self.headers]
             await send(message)
 
         await self.app(scope, receive, send_wrapper if scope["type"] == "http" else send)
@@ -84,4 +112,4 @@ def build_frontend_app(settings: Settings, dist: Path | None = None) -> ASGIApp:
         return JSONResponse({"apiPort": settings.backend_port}, headers={"cache-control": "no-store"})
 
     app = Starlette(routes=[Route("/config.json", runtime_config), Route("/", serve), Route("/{path:path}", serve)])
-    return SecurityHeaders(app, csp=content_security_policy(settings))
+    return SecurityHeaders(app, csp=content_security_policy(settings), settings=settings)

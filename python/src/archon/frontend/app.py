@@ -40,7 +40,10 @@ def content_security_policy(settings: Settings, hostname: str | None = None) -> 
     """CSP for the dashboard; `hostname` (the one the browser used) lets it reach the API on that host too."""
     api = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '::') else settings.host}:{settings.backend_port}"
     local = f"http://localhost:{settings.backend_port} http://127.0.0.1:{settings.backend_port}"
-    ws = api.replace("http://", "ws://") + f" ws://localhost:{settings.backend_port} ws://127.0.0.1:{settings.backend_port}"
+    ws = (
+        api.replace("http://", "ws://")
+        + f" ws://localhost:{settings.backend_port} ws://127.0.0.1:{settings.backend_port}"
+    )
     # The dashboard calls the API on the host name it was loaded from (see /config.json), e.g. a LAN name.
     seen = f"{api} {local}"
     if hostname and f"//{hostname}:{settings.backend_port}" not in seen:
@@ -73,7 +76,7 @@ class SecurityHeaders:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 csp = (b"content-security-policy", self._csp(scope).encode())
-                message["headers"] = list(message.get("headers", [])) + [csp, *self.headers]
+                message["headers"] = [*message.get("headers", []), csp, *self.headers]
             await send(message)
 
         await self.app(scope, receive, send_wrapper if scope["type"] == "http" else send)
@@ -83,8 +86,12 @@ def _placeholder(settings: Settings) -> str:
     base = f"http://127.0.0.1:{settings.backend_port}"
     links = "".join(
         f'<li><a href="{html.escape(base + p)}">{html.escape(label)}</a></li>'
-        for p, label in (("/docs", "API documentation (Swagger UI)"), ("/redoc", "API reference (ReDoc)"),
-                         ("/health", "Health"), ("/metrics", "Metrics"))
+        for p, label in (
+            ("/docs", "API documentation (Swagger UI)"),
+            ("/redoc", "API reference (ReDoc)"),
+            ("/health", "Health"),
+            ("/metrics", "Metrics"),
+        )
     )
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>Archon</title></head><body>"

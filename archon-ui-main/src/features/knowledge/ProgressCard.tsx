@@ -60,7 +60,11 @@ export function ProgressCard({ job }: { job: ActiveJob }) {
       </div>
       <dl className="mt-2 grid grid-cols-3 gap-2 text-xs">
         <div><dt className="text-slate-500">Progress</dt><dd>{pct}%</dd></div>
-        <div><dt className="text-slate-500">Pages</dt><dd>{data?.processedPages ?? 0}{data?.totalPages ? ` / ${data.totalPages}` : ""}</dd></div>
+        {data?.kind === "reembed" ? (
+          <div><dt className="text-slate-500">Items</dt><dd>{data.embeddedItems ?? 0}{data.totalItems ? ` / ${data.totalItems}` : ""}</dd></div>
+        ) : (
+          <div><dt className="text-slate-500">Pages</dt><dd>{data?.processedPages ?? 0}{data?.totalPages ? ` / ${data.totalPages}` : ""}</dd></div>
+        )}
         <div><dt className="text-slate-500">Chunks</dt><dd>{data?.chunksStored ?? 0}</dd></div>
       </dl>
       {data?.currentUrl && !finished && <p className="mt-1 truncate text-xs text-slate-500" title={data.currentUrl}>Now: {data.currentUrl}</p>}

@@ -64,6 +64,8 @@ export interface CrawlProgress {
   sourceId?: string | null;
   error?: string | null;
   kind?: string;
+  totalItems?: number;
+  embeddedItems?: number;
   title?: string;
 }
 

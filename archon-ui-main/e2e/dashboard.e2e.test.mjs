@@ -356,18 +356,15 @@ test("no page errors or unexpected dialogs", () => {
   assert.deepEqual(consoleErrors, []);
 });
 
-test("the banner shows when the backend goes away", { timeout: 60_000 }, async () => {
+test("the banner shows when the API goes down and clears when it is back", { timeout: 180_000 }, async () => {
   await page.goto(backend.uiUrl + "/projects");
-  await page.getByRole("heading", { level: 1, name: "Projects" }).waitFor();
-  // Point this browser at a port where nothing listens: the banner must appear, and clear once pointed back.
-  const dead = await freePort();
-  await page.evaluate((url) => window.localStorage.setItem("archon.apiUrl", url), `http://127.0.0.1:${dead}`);
-  await page.reload();
-  await page.getByTestId("backend-down").waitFor({ timeout: 20_000 });
-  await page.getByRole("heading", { level: 1, name: "Projects" }).waitFor();
+  await page.getByTestId("project-card").first().waitFor();
+  // Stop the whole server; the page already loaded stays up and must say what is wrong.
+  await backend.halt();
+  await page.getByTestId("backend-down").waitFor({ timeout: 30_000 });
   await shot("13-backend-unreachable.png");
-  await page.evaluate(() => window.localStorage.removeItem("archon.apiUrl"));
-  await page.reload();
-  await page.getByRole("heading", { level: 1, name: "Projects" }).waitFor();
-  await page.getByTestId("backend-down").waitFor({ state: "detached", timeout: 20_000 });
+  await backend.start(); // same data directory and ports
+  await page.getByTestId("backend-down").waitFor({ state: "detached", timeout: 30_000 });
+  // Everything was refetched: the data is there again without a reload.
+  await page.getByTestId("project-card").filter({ hasText: "E2E Launch" }).waitFor();
 });

@@ -119,43 +119,58 @@ export async function startBackend({ docsPort }) {
   delete env.ARCHON_API_KEY;
   delete env.DATABASE_URL;
   const logs = [];
-  const proc = spawn(ARCHON, ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
   const keep = (chunk) => {
     logs.push(chunk.toString());
     if (logs.length > 400) logs.shift();
   };
-  proc.stdout.on("data", keep);
-  proc.stderr.on("data", keep);
   const backend = {
-    proc,
+    proc: null,
     dataDir,
     apiUrl: `http://127.0.0.1:${api}`,
     uiUrl: `http://127.0.0.1:${ui}`,
     logs,
-    async stop() {
-      if (proc.exitCode === null) {
+    /** Start `archon serve` and wait until the API and the dashboard answer. */
+    async start() {
+      const proc = spawn(ARCHON, ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
+      proc.stdout.on("data", keep);
+      proc.stderr.on("data", keep);
+      backend.proc = proc;
+      const deadline = Date.now() + 120_000;
+      while (Date.now() < deadline) {
+        if (proc.exitCode !== null) throw new Error(`archon serve exited with ${proc.exitCode}:\n${logs.join("")}`);
+        try {
+          const [h, u] = await Promise.all([fetch(`${backend.apiUrl}/health`), fetch(`${backend.uiUrl}/config.json`)]);
+          if (h.ok && u.ok) return;
+        } catch {
+          // not listening yet
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      throw new Error(`archon serve did not become healthy in 120 s:\n${logs.join("")}`);
+    },
+    /** SIGTERM and wait for the exit (SIGKILL after 20 s); the data directory stays. */
+    async halt() {
+      const proc = backend.proc;
+      if (proc && proc.exitCode === null && proc.signalCode === null) {
         const exited = new Promise((r) => proc.once("exit", r));
         proc.kill("SIGTERM");
         const timer = setTimeout(() => proc.kill("SIGKILL"), 20_000);
         await exited;
         clearTimeout(timer);
       }
+    },
+    async stop() {
+      await backend.halt();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`archon serve exited with ${proc.exitCode}:\n${logs.join("")}`);
-    try {
-      const [h, u] = await Promise.all([fetch(`${backend.apiUrl}/health`), fetch(`${backend.uiUrl}/config.json`)]);
-      if (h.ok && u.ok) return backend;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
+  try {
+    await backend.start();
+  } catch (err) {
+    await backend.stop();
+    throw err;
   }
-  await backend.stop();
-  throw new Error(`archon serve did not become healthy in 120 s:\n${logs.join("")}`);
+  return backend;
 }
 
 export async function launchBrowser() {

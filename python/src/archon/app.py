@@ -10,12 +10,13 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from archon import __version__
 from archon.api.auth import BearerAuthMiddleware, api_paths
-from archon.api.errors import install_error_handlers
+from archon.api.errors import ERROR_RESPONSES, install_error_handlers
 from archon.api.ratelimit import RateLimitMiddleware, rest_rules
 from archon.config import Settings
 from archon.db.notify import NotifyHub
 from archon.errors import ConfigurationError
 from archon.knowledge.crawling.router import router as crawling_router
+from archon.knowledge.packs.router import router as packs_router
 from archon.knowledge.router import router as knowledge_router
 from archon.knowledge.search_router import router as search_router
 from archon.mcp_server.router import router as mcp_router
@@ -78,12 +79,13 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
 
     app.include_router(observability_router)
-    app.include_router(knowledge_router, prefix="/api")
-    app.include_router(search_router, prefix="/api")
-    app.include_router(crawling_router, prefix="/api")
-    app.include_router(mcp_router, prefix="/api")
-    app.include_router(settings_router, prefix="/api")
-    app.include_router(projects_router, prefix="/api")
+    app.include_router(knowledge_router, prefix="/api", responses=ERROR_RESPONSES)
+    app.include_router(search_router, prefix="/api", responses=ERROR_RESPONSES)
+    app.include_router(crawling_router, prefix="/api", responses=ERROR_RESPONSES)
+    app.include_router(packs_router, prefix="/api", responses=ERROR_RESPONSES)
+    app.include_router(mcp_router, prefix="/api", responses=ERROR_RESPONSES)
+    app.include_router(settings_router, prefix="/api", responses=ERROR_RESPONSES)
+    app.include_router(projects_router, prefix="/api", responses=ERROR_RESPONSES)
 
     # Middleware runs outermost-last: metrics see every request, auth runs before routing, CORS wraps all
     # so even a 401 carries the CORS headers a browser needs to read it.

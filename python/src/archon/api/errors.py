@@ -10,11 +10,29 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from archon.errors import ArchonError
 
 log = logging.getLogger(__name__)
+
+
+class ErrorBody(BaseModel):
+    """Every error response: a one-line message and optional detail (e.g. `[{field, message}]`)."""
+
+    error: str
+    detail: Any = None
+
+
+# Declared on every operation so clients (and schemathesis) know each status and its body.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text} for status, text in (
+        (400, "Bad request"), (401, "Missing or wrong bearer token (when ARCHON_API_KEY is set)"),
+        (404, "Not found"), (409, "Conflict"), (413, "Too large"), (415, "Unsupported media type"),
+        (422, "Invalid input; `detail` names the fields"), (429, "Rate limit exceeded; see Retry-After"),
+        (503, "Database or dependency unavailable; retry shortly"))
+}
 
 
 def error_body(error: str, detail: Any = None) -> dict[str, Any]:

@@ -32,6 +32,8 @@ class PageReader:
     def _params(self, offset: int) -> dict[str, Any]:
         if offset < 0:
             raise Invalid("offset: must not be negative", detail={"field": "offset"})
+        if offset > 2**31 - 2:  # past any stored page; larger values do not fit SQL substr()'s integer
+            raise Invalid("offset: too large", detail={"field": "offset"})
         return {"offset": offset, "cap": self.max_chars}
 
     def _content(self, row: dict[str, Any], offset: int) -> PageContent:

@@ -20,10 +20,37 @@ def strip_invisible(text: str) -> str:
     return _CONTROLS.sub("", _INVISIBLE.sub("", text))
 
 
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
+
+
+def strip_html_comments(text: str) -> str:
+    """Drop `<!-- ... -->` outside fenced code: hidden text a reader never sees but a model would."""
+    out: list[str] = []
+    prose: list[str] = []
+    fence: str | None = None
+    for line in text.split("\n"):
+        match = _FENCE.match(line)
+        if fence is None and match:
+            if prose:
+                out.append(_HTML_COMMENT.sub("", "\n".join(prose)))
+            prose, fence = [], match.group(1)
+            out.append(line)
+        elif fence is not None:
+            out.append(line)
+            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
+                fence = None
+        else:
+            prose.append(line)
+    if prose:
+        out.append(_HTML_COMMENT.sub("", "\n".join(prose)))
+    return "\n".join(out)
+
+
 def clean_markdown(markdown: str) -> str:
     """Normalise newlines, drop invisible characters, trailing spaces and runs of blank lines."""
     text = markdown.replace("\r\n", "\n").replace("\r", "\n")
-    text = strip_invisible(text)
+    text = strip_html_comments(strip_invisible(text))
     text = _TRAILING_SPACE.sub("\n", text)
     text = _BLANK_RUNS.sub("\n\n", text)
     return text.strip("\n") + "\n" if text.strip() else ""

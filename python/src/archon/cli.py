@@ -224,6 +224,49 @@ def ingest(
     raise typer.Exit(code)
 
 
+@app.command("export")
+def export_pack(
+    source_ids: Annotated[list[str], typer.Argument(help="Source ids to put in the pack.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="The pack file to write.")] = "pack.archon",
+) -> None:
+    """Export sources (pages, chunks, code examples, vectors) to a portable knowledge pack."""
+    from pathlib import Path
+
+    from archon.knowledge.packs.cli import export_bytes, write_pack
+
+    settings = load_settings(run_worker=False)
+    _setup(settings, stream=sys.stderr)
+    try:
+        data = asyncio.run(export_bytes(settings, source_ids))
+    except ArchonError as exc:
+        raise _fail(exc.message, 1) from None
+    write_pack(Path(output), data)
+    typer.echo(f"wrote {output} ({len(data)} bytes, {len(source_ids)} source(s))")
+
+
+@app.command("import")
+def import_pack(
+    pack: Annotated[str, typer.Argument(help="The knowledge pack (.archon) to import.")],
+    on_conflict: Annotated[str, typer.Option("--on-conflict", help="replace or keep an existing source.")
+                           ] = "replace",
+) -> None:
+    """Import a knowledge pack; vectors are reused when the embedding model matches."""
+    from pathlib import Path
+
+    from archon.knowledge.packs.cli import run_import
+
+    path = Path(pack)
+    if not path.is_file():
+        raise _fail(f"{pack}: no such file")
+    settings = load_settings()
+    _setup(settings, stream=sys.stderr)
+    try:
+        code = asyncio.run(run_import(settings, path.read_bytes(), path.name, on_conflict=on_conflict))
+    except ArchonError as exc:
+        raise _fail(exc.message, 1) from None
+    raise typer.Exit(code)
+
+
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],

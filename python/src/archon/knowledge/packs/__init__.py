@@ -1,0 +1,1 @@
+"""Knowledge packs: portable, versioned archives of indexed sources (export, verify, import)."""

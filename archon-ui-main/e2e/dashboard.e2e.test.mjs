@@ -156,6 +156,15 @@ test("search the crawled docs", { timeout: 60_000 }, async (t) => {
   assert.match((await first.textContent()) ?? "", /frobnicat/i);
   assert.match(page.url(), /[?&]q=how/); // the query is in the URL: deep-linkable
   await shot("04-search.png");
+  if (paths.has("/api/rag/code-examples")) {
+    await page.getByLabel("Search code examples").check();
+    await page.getByLabel("Query").fill("render a widget panel with retries");
+    await page.getByRole("button", { name: "Search", exact: true }).click();
+    const code = page.getByTestId("code-result").first();
+    await code.waitFor();
+    assert.match((await code.textContent()) ?? "", /frobnicate\(spec, retries=5\)/);
+    assert.ok((await code.locator("span[class^='hljs-']").count()) > 0, "code results are highlighted");
+  }
 });
 
 test("inspect a source: pages, chunks, highlighted code, inert payloads", { timeout: 60_000 }, async (t) => {

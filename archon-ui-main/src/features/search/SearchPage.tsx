@@ -151,6 +151,7 @@ function ChunkResults({ data }: { data: NonNullable<Awaited<ReturnType<typeof ru
   if (!data.results.length) return <Empty title="No results">Try another phrasing, the keyword mode for identifiers, or fewer filters.</Empty>;
   return (
     <div className="space-y-3">
+      {data.notices?.map((n) => <p key={n} role="note" className="text-sm text-amber-700 dark:text-amber-300">{n}</p>)}
       <p className="text-sm text-slate-500" data-testid="search-summary">
         {data.results.length} results · {data.search_mode}{data.reranked ? " · reranked" : ""} · {Math.round(data.took_ms)} ms
       </p>

@@ -33,6 +33,7 @@ export interface SearchResponse {
   search_mode: string;
   reranked: boolean;
   took_ms: number;
+  notices?: string[];
 }
 
 export interface CodeResult {

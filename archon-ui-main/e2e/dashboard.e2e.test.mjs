@@ -213,6 +213,8 @@ test("refresh, edit and delete sources", { timeout: 90_000 }, async (t) => {
   await renamed.waitFor({ state: "detached" });
   const list = await apiJson("/api/knowledge-items");
   assert.ok(!list.items.some((s) => s.title === "Gear notes"), "the source is gone on the server");
+  await page.getByRole("button", { name: "Clear finished" }).click();
+  await page.getByTestId("progress-card").first().waitFor({ state: "detached" });
 });
 
 test("create a project, move a task on the board, see agent changes live", { timeout: 90_000 }, async (t) => {

@@ -6,12 +6,12 @@ import { Empty, ErrorState, Loading } from "../../components/States";
 import { formatDate, formatNumber } from "../../lib/format";
 import { useSocket } from "../../lib/useSocket";
 import { deleteSource, knowledgeKeys, listSources, refreshSource } from "./api";
-import { addJob, useActiveJobs } from "./activeJobs";
+import { addJob, removeJob, useActiveJobs } from "./activeJobs";
 import { AddKnowledgeDialog } from "./AddKnowledgeDialog";
 import { EditSourceDialog } from "./EditSourceDialog";
 import { ProgressCard } from "./ProgressCard";
 import { SourceInspector } from "./SourceInspector";
-import { KNOWLEDGE_TYPES, type Source, type SourceFilters } from "./types";
+import { FINAL_STATUSES, KNOWLEDGE_TYPES, type CrawlProgress, type Source, type SourceFilters } from "./types";
 
 type View = "cards" | "table";
 
@@ -57,8 +57,25 @@ export function KnowledgePage() {
       </div>
 
       {jobs.length > 0 && (
-        <section aria-label="Active jobs" className="grid gap-3 md:grid-cols-2 xl:grid-cols-3">
-          {jobs.map((job) => <ProgressCard key={job.progressId} job={job} />)}
+        <section aria-labelledby="jobs-title" className="space-y-2">
+          <div className="flex items-center justify-between">
+            <h2 id="jobs-title" className="text-sm font-semibold text-slate-500">Jobs</h2>
+            <button
+              type="button"
+              className="btn-ghost"
+              onClick={() =>
+                jobs.forEach((j) => {
+                  const p = queryClient.getQueryData<CrawlProgress>(knowledgeKeys.progress(j.progressId));
+                  if (p && FINAL_STATUSES.has(p.status)) removeJob(j.progressId);
+                })
+              }
+            >
+              Clear finished
+            </button>
+          </div>
+          <div className="grid gap-3 md:grid-cols-2 xl:grid-cols-3">
+            {jobs.map((job) => <ProgressCard key={job.progressId} job={job} />)}
+          </div>
         </section>
       )}
 

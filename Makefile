@@ -60,6 +60,9 @@ test: install install-mcp-inspector test-python test-ui ## Install what is missi
 test-python:
 	cd python && .venv/bin/pytest -q
 
+test-reliability: install-python ## Long security/reliability runs: kill -9 chaos, DB outage, load, full schemathesis (~10 min)
+	cd python && ARCHON_RELIABILITY=1 .venv/bin/pytest -q tests/reliability
+
 test-ui:
 	@if [ -f $(UI)/package.json ]; then cd $(UI) && npm test --silent; fi
 

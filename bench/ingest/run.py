@@ -3,6 +3,7 @@
 Three measurements, each through the real crawler (SSRF guard, robots, frontier, converter pool,
 page pipeline, Postgres):
 
+0. fetch + convert only (guarded HTTP fetch, main-content markdown in the process pool);
 1. crawl + convert + chunk + store with the deterministic hashing embedder: the crawler's own rate;
 2. the same crawl end to end with the local model (all-MiniLM-L6-v2): pages/s, chunks/s, peak RSS;
 3. the local model embedding the same chunk texts alone, in batches of 64: the physical bound.
@@ -36,8 +37,11 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from common import BENCH_DIR, bench_settings  # noqa: E402
 
 from archon.jobs.service import JobService  # noqa: E402
+from archon.knowledge.crawling.fetcher import Fetcher  # noqa: E402
+from archon.knowledge.crawling.pool import shared_pool  # noqa: E402
 from archon.knowledge.crawling.schemas import CrawlRequest  # noqa: E402
 from archon.knowledge.crawling.service import CrawlService  # noqa: E402
+from archon.knowledge.crawling.ssrf import EgressPolicy  # noqa: E402
 from archon.knowledge.ingest.pipeline import EMBED_BATCH  # noqa: E402
 from archon.runtime import Runtime  # noqa: E402
 
@@ -139,6 +143,34 @@ async def crawl_once(name: str, provider: str, base: str, port: int, pages: int)
                      "projected_pages_per_s_2_cores": round(2 * done / cpu, 2) if cpu else None}
 
 
+async def fetch_convert_only(base: str, port: int, pages: list[str], in_flight: int = 6) -> dict[str, Any]:
+    """The crawler alone: guarded fetch + HTML->markdown in the converter pool, no chunking or storage."""
+    policy = EgressPolicy([f"127.0.0.1:{port}"])
+    pool = shared_pool()
+    await pool.convert(base, "<html><body><main><p>warm up the pool</p></main></body></html>")
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for page in pages:
+        queue.put_nowait(f"{base}/{page}")
+    chars = 0
+
+    async def worker(fetcher: Fetcher) -> None:
+        nonlocal chars
+        while not queue.empty():
+            url = queue.get_nowait()
+            result = await fetcher.get(url)
+            chars += len((await pool.convert(result.final_url, result.text)).markdown)
+
+    async with Fetcher(policy) as fetcher:
+        cpu_before = cpu_seconds()
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(fetcher) for _ in range(in_flight)))
+        wall = time.perf_counter() - started
+        cpu = cpu_seconds() - cpu_before
+    return {"pages": len(pages), "seconds": round(wall, 1), "pages_per_s": round(len(pages) / wall, 2),
+            "cpu_seconds": round(cpu, 1), "cpu_ms_per_page": round(1000 * cpu / len(pages)),
+            "projected_pages_per_s_2_cores": round(2 * len(pages) / cpu, 2), "markdown_chars": chars}
+
+
 async def embed_only(runtime: Runtime) -> dict[str, Any]:
     """Time the model on the stored chunk texts alone (same texts and batch size as the pipeline)."""
     async with runtime.db.connection() as conn:
@@ -157,7 +189,8 @@ async def main() -> None:
     parser.add_argument("--pages", type=int, default=530)
     parser.add_argument("--model-pages", type=int, default=530,
                         help="pages for the two local-model phases (they cost ~1 s of CPU per chunk batch)")
-    parser.add_argument("--skip-full", action="store_true", help="only the crawl+convert phase")
+    parser.add_argument("--phases", default="convert,hash,local",
+                        help="comma-separated subset of convert (0), hash (1), local (2 and 3)")
     args = parser.parse_args()
     if not DOCS.exists():
         sys.exit("install Debian's python3-doc first (apt-get install python3-doc)")
@@ -167,10 +200,15 @@ async def main() -> None:
     port = server.server_address[1]
     results: dict[str, Any] = {"cpus": os.cpu_count(), "load_avg_at_start": [round(x, 1) for x in os.getloadavg()],
                                "pages_served": len(pages)}
-    runtime, results["crawl_convert_hash_embedder"] = await crawl_once("hash", "hash", base, port, len(pages))
-    await runtime.stop()
-    print(json.dumps(results, indent=2), flush=True)
-    if not args.skip_full:
+    phases = set(args.phases.split(","))
+    if "convert" in phases:
+        results["fetch_convert_only"] = await fetch_convert_only(base, port, pages)
+        print(json.dumps(results, indent=2), flush=True)
+    if "hash" in phases:
+        runtime, results["crawl_convert_hash_embedder"] = await crawl_once("hash", "hash", base, port, len(pages))
+        await runtime.stop()
+        print(json.dumps(results, indent=2), flush=True)
+    if "local" in phases:
         runtime, results["end_to_end_local_model"] = await crawl_once("local", "local", base, port, args.model_pages)
         try:
             results["embedding_only_local_model"] = await embed_only(runtime)

@@ -7,6 +7,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from types import SimpleNamespace
@@ -35,7 +36,16 @@ def _prepare_in_worker(max_tokens: int, fields: dict[str, Any]) -> PageInput | N
         return None
 
 
-def _init_worker(env: dict[str, str]) -> None:
+def _exit_with_parent(parent: int) -> None:
+    # A parent killed with SIGKILL cannot stop its pool: workers leave on their own.
+    while True:
+        time.sleep(2)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def _init_worker(env: dict[str, str], parent: int) -> None:
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     os.environ.update(env)
     # Warm the converter once per process (crawl4ai's import takes ~2 s).
     convert_html("http://localhost/", "<html><body><main><p>warm up</p></main></body></html>")
@@ -58,7 +68,7 @@ class ConverterPool:
                 env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
                 # spawn, not fork: the parent has threads (DB pool, torch) that fork would copy mid-state.
                 self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                                     initializer=_init_worker, initargs=(env,))
+                                                     initializer=_init_worker, initargs=(env, os.getpid()))
             return self._executor
 
     async def convert(self, url: str, html: str) -> ConvertedPage:

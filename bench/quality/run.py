@@ -124,7 +124,7 @@ async def tune(service: SearchService, queries: list[tuple[str, list[str]]]) -> 
                      "ndcg_all": round(sum(scores) / len(scores), 4)})
     grid.sort(key=lambda g: -g["ndcg_even"])
     default = next(g for g in grid if (g["k"], g["keyword_weight"], g["heading_weight"], g["extra_chunk_weight"])
-                   == (60, 1.0, 0.0, 0.1))
+                   == (5.0, 0.75, 0.0, 0.1))
     return {"best_on_even": grid[0], "current_default": default, "top5": grid[:5]}
 
 

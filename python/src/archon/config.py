@@ -106,11 +106,11 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
 
     # --- search ------------------------------------------------------------------
-    search_rrf_k: float = Field(60.0, gt=0, le=1000, validation_alias=_env("ARCHON_SEARCH_RRF_K"))
+    search_rrf_k: float = Field(5.0, gt=0, le=1000, validation_alias=_env("ARCHON_SEARCH_RRF_K"))
     search_vector_weight: float = Field(1.0, ge=0, le=10, validation_alias=_env("ARCHON_SEARCH_VECTOR_WEIGHT"))
-    search_keyword_weight: float = Field(1.0, ge=0, le=10, validation_alias=_env("ARCHON_SEARCH_KEYWORD_WEIGHT"))
+    search_keyword_weight: float = Field(0.75, ge=0, le=10, validation_alias=_env("ARCHON_SEARCH_KEYWORD_WEIGHT"))
     search_heading_weight: float = Field(0.0, ge=0, le=10, validation_alias=_env("ARCHON_SEARCH_HEADING_WEIGHT"))
-    search_common_term_fraction: float = Field(0.05, gt=0, le=1,
+    search_common_term_fraction: float = Field(0.01, gt=0, le=1,
                                                validation_alias=_env("ARCHON_SEARCH_COMMON_TERM_FRACTION"))
     search_candidates: int = Field(40, ge=5, le=500, validation_alias=_env("ARCHON_SEARCH_CANDIDATES"))
     search_ef_search: int = Field(64, ge=10, le=1000, validation_alias=_env("ARCHON_SEARCH_EF_SEARCH"))

@@ -17,13 +17,13 @@ from archon.knowledge.models import EmbeddingModel
 
 Target = Literal["chunks", "code"]
 
-# English stemming with OR semantics: a paraphrased question rarely contains every word of the answer.
-# ' & ' joins plain terms in websearch_to_tsquery's output; phrases (<->) and the rest stay intact.
-_ENGLISH_ANY = "replace(websearch_to_tsquery('english', %(q)s)::text, ' & ', ' | ')::tsquery"
+# English stemming with OR semantics over the query's informative terms: a paraphrased question rarely
+# contains every word of the answer.
 _ENGLISH_ALL = "websearch_to_tsquery('english', %(q)s)"
 # The OR query leaves out terms found in more than `common` of the rows (from ANALYZE's most-common-
 # elements statistics): they say little about relevance (an IDF in all but name) and would make the
-# query rank most of the table. When every term is common, the plain OR query is used.
+# query rank most of the table. When every term is common, all of them must match (the AND query),
+# which stays selective; the plain OR of common terms would rank a large part of the table.
 _ENGLISH_RARE = """(SELECT string_agg(quote_literal(w.lexeme), ' | ')::tsquery
     FROM unnest(to_tsvector('english', %(q)s)) w
     WHERE w.lexeme <> ALL (ARRAY(
@@ -82,7 +82,7 @@ def keyword_cte(*, target: Target, filtered: bool, with_identifiers: bool) -> sq
     where = sql.SQL("{match} AND i.source_id = ANY(%(sources)s)").format(match=match) if filtered else match
     identq = sql.SQL(_SIMPLE) if with_identifiers else sql.SQL("NULL::tsquery")
     rare = sql.SQL(_ENGLISH_RARE).format(table=sql.Literal(t.items), column=sql.Literal(t.tsv))
-    anyq = sql.SQL("coalesce({rare}, {anyq})").format(rare=rare, anyq=sql.SQL(_ENGLISH_ANY))
+    anyq = sql.SQL("coalesce({rare}, {allq})").format(rare=rare, allq=sql.SQL(_ENGLISH_ALL))
     return sql.SQL(
         "qq AS (SELECT {anyq} AS anyq, {allq} AS allq, {identq} AS identq), "
         "kw AS MATERIALIZED (SELECT i.id, {rank} AS rank, ts_rank('{{0,0,0,1}}', {tsv}, qq.anyq) AS heading_rank "

@@ -210,15 +210,27 @@ def ingest(
                               ] = "technical",
     tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="A tag (repeatable, at most 10).")] = None,
     no_code: Annotated[bool, typer.Option("--no-code-examples", help="Skip code-example extraction.")] = False,
+    folder_source: Annotated[bool, typer.Option(
+        "--folder-source", help="Index each folder as one refreshable source (.gitignore respected; running "
+                                "again re-indexes only changed files).")] = False,
 ) -> None:
     """Ingest local files (PDF, DOCX, Markdown, HTML, text, reStructuredText) into the knowledge base."""
-    from archon.knowledge.ingest.cli import run_ingest
+    from pathlib import Path
 
+    from archon.knowledge.ingest.cli import run_ingest
+    from archon.knowledge.local.cli import run_folder_ingest
+
+    if folder_source and not all(Path(p).is_dir() for p in paths):
+        raise _fail("--folder-source takes folders only")
     settings = load_settings()
     _setup(settings, stream=sys.stderr)
     try:
-        code = asyncio.run(run_ingest(settings, paths, knowledge_type=knowledge_type, tags=tag or [],
-                                      extract_code_examples=not no_code))
+        if folder_source:
+            code = asyncio.run(run_folder_ingest(settings, [Path(p) for p in paths], knowledge_type=knowledge_type,
+                                                 tags=tag or [], extract_code_examples=not no_code))
+        else:
+            code = asyncio.run(run_ingest(settings, paths, knowledge_type=knowledge_type, tags=tag or [],
+                                          extract_code_examples=not no_code))
     except ArchonError as exc:
         raise _fail(exc.message, 1) from None
     raise typer.Exit(code)

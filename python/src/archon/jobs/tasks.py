@@ -24,3 +24,4 @@ from archon.jobs import recovery as _recovery_tasks  # noqa: E402, F401
 from archon.knowledge.ingest import tasks as _ingest_tasks  # noqa: E402, F401
 from archon.knowledge.crawling import tasks as _crawling_tasks  # noqa: E402, F401
 from archon.knowledge.packs import tasks as _packs_tasks  # noqa: E402, F401
+from archon.knowledge.local import tasks as _local_tasks  # noqa: E402, F401

@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-CrawlType = Literal["auto", "single", "sitemap", "llms_txt", "recursive"]
+# folder and git are local sources (archon.knowledge.local): url is a server-side path or a repository URL.
+CrawlType = Literal["auto", "single", "sitemap", "llms_txt", "recursive", "folder", "git"]
 RenderMode = Literal["auto", "http", "browser"]
 KnowledgeType = Literal["technical", "business", "general"]
 

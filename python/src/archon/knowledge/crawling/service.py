@@ -56,6 +56,10 @@ class CrawlService:
 
     async def start_crawl(self, request: CrawlRequest) -> CrawlStarted:
         """Validate the seed (a blocked URL is refused at once), create/update the source, queue the job."""
+        if request.crawl_type in ("folder", "git"):
+            from archon.knowledge.local.service import LocalSourceService
+
+            return await LocalSourceService(self.runtime).start(request)
         await self._check_seed(request.url)
         source_id = source_id_for_url(canonicalize(request.url))
         await self._ensure_idle(source_id)
@@ -73,6 +77,10 @@ class CrawlService:
     async def refresh(self, source_id: str) -> CrawlStarted:
         """Re-crawl a web source with its stored options; unchanged pages are not re-embedded."""
         source = await self.knowledge.get_source(source_id)
+        if source.source_type in ("folder", "git"):
+            from archon.knowledge.local.service import LocalSourceService
+
+            return await LocalSourceService(self.runtime).refresh(source_id)
         if source.source_type != "url" or not source.url:
             raise Invalid("only crawled (url) sources can be refreshed",
                           detail=[{"field": "source_id", "message": f"source type is {source.source_type}"}])

@@ -1,0 +1,1 @@
+"""Local sources: server-side folders and git repositories indexed like crawled sites."""

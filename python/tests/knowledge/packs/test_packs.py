@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from archon.errors import Conflict
+from archon.jobs.service import JobService
 from archon.knowledge.embeddings.hashing import HashingEmbedder
 from archon.knowledge.packs import archive
 from archon.knowledge.packs.service import PackService
@@ -179,3 +181,40 @@ def test_ratio_bomb_under_the_size_limit_is_refused() -> None:
     bomb = _rewrite(_good_pack(), {archive.PAGES: b"\0" * (6 * 1024 * 1024)})
     with pytest.raises(archive.PackError, match="zip bomb"):
         archive.read_pack(bomb, max_bytes=8 * 1024 * 1024)
+
+
+def test_zero_vectors_and_nul_characters_are_refused() -> None:
+    zero = _rewrite(_good_pack(), {})
+    pack = zipfile.ZipFile(io.BytesIO(zero))
+    manifest = json.loads(pack.read("manifest.json"))
+    vectors = np.zeros((1, 4), dtype="<f4").tobytes()
+    manifest["files"][archive.CHUNK_VECTORS]["sha256"] = hashlib.sha256(vectors).hexdigest()
+    bad = _rewrite(zero, {archive.CHUNK_VECTORS: vectors, archive.MANIFEST: json.dumps(manifest).encode()})
+    with pytest.raises(archive.PackError, match="all-zero"):
+        archive.read_pack(bad, max_bytes=1 << 20)
+    chunks = b'{"page":0,"chunk_index":0,"content":"a","metadata":{"k":"\\u0000"}}\n'
+    manifest = json.loads(pack.read("manifest.json"))
+    manifest["files"][archive.CHUNKS] = {"sha256": hashlib.sha256(chunks).hexdigest(), "bytes": len(chunks)}
+    nul = _rewrite(zero, {archive.CHUNKS: chunks, archive.MANIFEST: json.dumps(manifest).encode()})
+    with pytest.raises(archive.PackError, match="NUL"):
+        archive.read_pack(nul, max_bytes=1 << 20)
+
+
+async def test_a_failure_while_writing_leaves_the_old_source_intact(runtime: Runtime) -> None:
+    await load_corpus(runtime)
+    service = PackService(runtime)
+    before = await _ranked(runtime, DOCS)
+    counts = await _counts(runtime, DOCS)
+    pack = service.verify(await service.export([DOCS]))
+    pack.chunk_vectors = pack.chunk_vectors.copy()
+    pack.chunk_vectors[-1] = 0  # the last page's write fails (the repository refuses zero vectors)
+    jobs = JobService(runtime.db)
+    job_id = await jobs.create("import", {})
+    with pytest.raises(ValueError, match="zero vector"):
+        await service.import_pack(pack, on_conflict="replace", reporter=jobs.reporter(job_id))
+    assert await _counts(runtime, DOCS) == counts
+    assert await _ranked(runtime, DOCS) == before
+    async with runtime.db.connection() as conn:
+        row = await (await conn.execute("SELECT count(*) AS n FROM archon_sources WHERE id LIKE 'import_%%'")
+                     ).fetchone()
+    assert row is not None and row["n"] == 0

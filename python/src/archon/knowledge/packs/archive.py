@@ -177,6 +177,8 @@ def _vectors(name: str, data: bytes, rows: int, dims: int) -> np.ndarray:
     array = np.frombuffer(data, dtype="<f4").reshape(rows, dims)
     if rows and not np.all(np.isfinite(array)):
         raise _refuse(f"{name} contains NaN or infinite values")
+    if rows and not np.all(np.any(array != 0, axis=1)):
+        raise _refuse(f"{name} contains an all-zero vector")
     return array
 
 
@@ -211,6 +213,15 @@ def read_pack(data: bytes, *, max_bytes: int) -> PackContents:
     return contents
 
 
+def _strings(pack: PackContents) -> list[str]:
+    """Every text value a row carries (NUL cannot be stored in Postgres text)."""
+    out: list[str] = []
+    for rows in (pack.sources, pack.pages, pack.chunks, pack.code_examples):
+        for row in rows:
+            out.extend(json.dumps(v) if not isinstance(v, str) else v for v in row.values())
+    return out
+
+
 def _check_rows(pack: PackContents) -> None:
     """Every row has the fields import needs, and references stay inside the pack."""
     source_ids = set()
@@ -220,6 +231,8 @@ def _check_rows(pack: PackContents) -> None:
         source_ids.add(s["source_id"])
     if not source_ids:
         raise _refuse("the pack holds no source")
+    if any("\x00" in text or "\\u0000" in text for text in _strings(pack)):
+        raise _refuse("a text field contains a NUL character")
     for i, p in enumerate(pack.pages):
         if p.get("source_id") not in source_ids or not isinstance(p.get("url"), str) \
                 or not isinstance(p.get("markdown"), str) or not isinstance(p.get("content_hash"), str):

@@ -172,16 +172,20 @@ async def fetch_convert_only(base: str, port: int, pages: list[str], in_flight: 
 
 
 async def embed_only(runtime: Runtime) -> dict[str, Any]:
-    """Time the model on the stored chunk texts alone (same texts and batch size as the pipeline)."""
+    """Time the model on the stored chunk and code-example texts alone (same texts and batch size)."""
     async with runtime.db.connection() as conn:
         rows = await (await conn.execute(
             "SELECT heading_path, content FROM archon_chunks ORDER BY id")).fetchall()
+        examples = await (await conn.execute(
+            "SELECT title, summary, code FROM archon_code_examples ORDER BY id")).fetchall()
+    # The same texts the pipeline embeds: chunks (heading path + content) and code examples.
     texts = [f"{r['heading_path']}\n\n{r['content']}" if r["heading_path"] else r["content"] for r in rows]
+    texts += ["\n".join(p for p in (e["title"], e["summary"], e["code"]) if p) for e in examples]
     started = time.perf_counter()
     for start in range(0, len(texts), EMBED_BATCH):
         await runtime.embedder.embed(texts[start:start + EMBED_BATCH])
     wall = time.perf_counter() - started
-    return {"chunks": len(texts), "seconds": round(wall, 1), "chunks_per_s": round(len(texts) / wall, 2)}
+    return {"texts": len(texts), "chunks": len(rows), "code_examples": len(examples), "seconds": round(wall, 1), "chunks_per_s": round(len(texts) / wall, 2)}
 
 
 async def main() -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
+
 from archon.db.pool import Database
 
 CLAIM_LEASE_SECONDS = 300  # a claim older than this belongs to a dead worker and may be taken again
+LIVENESS_NAMESPACE = 0x4C495645  # "LIVE": first key of a crawling worker's liveness advisory lock
 
 
 class FrontierRepository:
@@ -68,12 +71,46 @@ class FrontierRepository:
         return {str(r["url"]) for r in rows}
 
     async def release_claims(self, job_id: str) -> int:
-        """Return every claimed URL of the job to pending (called when a retried job resumes)."""
+        """Return to pending every claimed URL of the job whose holder is gone (called when a job resumes).
+
+        Each crawling process holds a session advisory lock named after its worker id for as long as
+        it crawls (see `hold_liveness`); a holder whose lock can be taken is dead (its connection
+        closed, e.g. SIGKILL), so its claims are released at once. Live holders (other workers sharing
+        this crawl) keep theirs, so no page is fetched twice.
+        """
+        released = 0
         async with self.db.connection() as conn:
-            cur = await conn.execute(
-                "UPDATE archon_crawl_urls SET status = 'pending', claimed_by = NULL, claimed_at = NULL "
-                "WHERE job_id = %s AND status = 'claimed'", (job_id,))
-            return cur.rowcount
+            holders = await (await conn.execute(
+                "SELECT DISTINCT claimed_by FROM archon_crawl_urls WHERE job_id = %s AND status = 'claimed'",
+                (job_id,))).fetchall()
+            for row in holders:
+                holder = row["claimed_by"]
+                if holder is not None:
+                    free = await (await conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s)) AS free",
+                                                     (LIVENESS_NAMESPACE, holder))).fetchone()
+                    if not (free and free["free"]):
+                        continue
+                    await conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (LIVENESS_NAMESPACE, holder))
+                cur = await conn.execute(
+                    "UPDATE archon_crawl_urls SET status = 'pending', claimed_by = NULL, claimed_at = NULL "
+                    "WHERE job_id = %s AND status = 'claimed' AND claimed_by IS NOT DISTINCT FROM %s",
+                    (job_id, holder))
+                released += cur.rowcount
+        return released
+
+    async def hold_liveness(self, worker: str) -> psycopg.AsyncConnection[Any] | None:
+        """A dedicated connection holding `worker`'s liveness lock (close it to let go); None if taken."""
+        conn = await psycopg.AsyncConnection.connect(self.db.conninfo, autocommit=True)
+        try:
+            row = await (await conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
+                                            (LIVENESS_NAMESPACE, worker))).fetchone()
+        except BaseException:
+            await conn.close()
+            raise
+        if row is not None and row[0]:
+            return conn
+        await conn.close()
+        return None
 
     async def claim(self, job_id: str, worker: str) -> tuple[str, int] | None:
         """Claim the shallowest pending URL (or an expired claim); None when nothing is claimable."""

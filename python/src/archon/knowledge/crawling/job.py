@@ -8,8 +8,10 @@ its old claims and carries on; finished pages are neither fetched nor embedded a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import secrets
 import socket
 import time
 from dataclasses import dataclass, field
@@ -40,6 +42,18 @@ log = logging.getLogger(__name__)
 
 FETCHERS = 6  # pages in flight per job: enough to keep two converter processes and the embedder busy
 REPORT_EVERY = 0.25  # seconds between progress writes (each is an UPDATE + NOTIFY)
+INVITE_EVERY = 5.0  # seconds between invitations to idle workers to join a crawl (scale-out)
+INVITE_MIN_PENDING = FETCHERS  # a crawl with less queued work than this is not worth sharing
+IDLE_POLL = 0.5  # seconds between checks while other workers finish their claimed pages
+HELPER_TASK = "crawl_helper"
+
+# Crawls this process is working on (as the job itself or as a helper): a process joins a crawl once.
+_ACTIVE: set[str] = set()
+
+
+def crawling_here(job_id: str) -> bool:
+    """True when this process already works on crawl `job_id`."""
+    return job_id in _ACTIVE
 
 
 class PooledPipeline(PagePipeline):
@@ -95,7 +109,7 @@ class CrawlJob:
     """Runs the crawl of `job_id` into `source_id` with the request's options."""
 
     def __init__(self, runtime: Runtime, job_id: str, source_id: str, request: CrawlRequest,
-                 reporter: ProgressReporter) -> None:
+                 reporter: ProgressReporter, *, helper: bool = False) -> None:
         self.runtime = runtime
         self.job_id = job_id
         self.source_id = source_id
@@ -108,7 +122,11 @@ class CrawlJob:
         self.scope = Scope.for_seed(self.seed, same_path_prefix=request.same_path_prefix,
                                     include=request.include_patterns, exclude=request.exclude_patterns,
                                     extra_hosts=[_www_variant(host_of(self.seed))])
-        self.worker = f"{socket.gethostname()}:{os.getpid()}:{job_id[:8]}"
+        # A helper joins a crawl another worker runs: it fetches pages but neither discovers nor finishes.
+        self.helper = helper
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{job_id[:8]}:{secrets.token_hex(4)}"
+        self._invited_at = 0.0
+        self._checked_at = 0.0
         self.counters = Counters()
         self.follow_links = False
         self.strategy = ""
@@ -139,27 +157,92 @@ class CrawlJob:
         total = counts["total"] - counts.get("skipped", 0)
         processed = counts.get("done", 0) + counts.get("failed", 0)
         pct = 2 + 97 * processed / total if total else 2
+        # Counted from the frontier, so the figures are the crawl's, whichever workers share it.
         await self.reporter.update(status="crawling", percentage=min(pct, 99.0), current_url=self.counters.current_url,
-                                   total_pages=total, processed_pages=processed, chunks_stored=self.counters.chunks,
+                                   total_pages=total, processed_pages=processed, chunks_stored=await self._chunks(),
                                    strategy=self.strategy)
+        if not self.helper and counts.get("pending", 0) >= INVITE_MIN_PENDING:
+            await self._invite()
+
+    async def _chunks(self) -> int:
+        """Chunks stored by the crawl so far: this process's tally, or the frontier's when others helped."""
+        return max(self.counters.chunks, await self.frontier.chunks_stored(self.job_id))
+
+    async def _invite(self) -> None:
+        """Queue one helper task (at most one waits at a time): any idle worker picks it up and joins."""
+        now = time.monotonic()
+        if now - self._invited_at < INVITE_EVERY:
+            return
+        self._invited_at = now
+        from procrastinate.exceptions import AlreadyEnqueued
+
+        with contextlib.suppress(AlreadyEnqueued):
+            await self.runtime.queue.defer(HELPER_TASK, queueing_lock=f"crawl-helper-{self.job_id}", job_id=self.job_id)
+
+    async def _still_running(self) -> bool:
+        """A helper stops when the crawl finished, failed or was cancelled (checked at most once a second)."""
+        now = time.monotonic()
+        if not self.helper or now - self._checked_at < 1.0:
+            return True
+        self._checked_at = now
+        job = await JobService(self.runtime.db).find(self.job_id)
+        return job is not None and job.status == "running"
 
     # --- the job ----------------------------------------------------------------------
     async def run(self) -> dict[str, Any]:
-        """Crawl until the frontier is exhausted; returns the final progress fields."""
-        async with Fetcher(self.policy) as fetcher:
-            robots = RobotsCache(fetcher)
-            self.maker = PageMaker(self.runtime, fetcher, self.policy, self._note_later,
-                                   render=self.request.render)
-            try:
-                await self._prepare(fetcher, robots)
-                # Register the embedding model once, before fetchers index pages concurrently
-                # (concurrent first registrations deadlock on the model row and its index creation).
-                await self.pipeline.model()
-                await self._crawl(fetcher, robots)
-            finally:
-                await self.maker.close()
-        await self._flush_notes()
-        return await self._finish()
+        """Crawl until the frontier is exhausted; returns the final progress fields ({} for a helper)."""
+        # The liveness lock tells other workers this process's claims are live (released when it dies).
+        liveness = await self.frontier.hold_liveness(self.worker)
+        if liveness is None:
+            raise RuntimeError(f"worker id {self.worker} is already in use")
+        _ACTIVE.add(self.job_id)
+        try:
+            async with Fetcher(self.policy) as fetcher:
+                robots = RobotsCache(fetcher)
+                self.maker = PageMaker(self.runtime, fetcher, self.policy, self._note_later,
+                                       render=self.request.render)
+                try:
+                    if self.helper:
+                        await self._join()
+                    else:
+                        await self._prepare(fetcher, robots)
+                    # Register the embedding model once, before fetchers index pages concurrently
+                    # (concurrent first registrations deadlock on the model row and its index creation).
+                    await self.pipeline.model()
+                    await self._drain(fetcher, robots)
+                finally:
+                    await self.maker.close()
+            await self._flush_notes()
+            if self.helper:
+                return {}
+            return await self._finish()
+        finally:
+            _ACTIVE.discard(self.job_id)
+            await liveness.close()
+
+    async def _join(self) -> None:
+        """A helper's start: the crawl's strategy comes from the job; discovery was done by the job itself."""
+        job = await JobService(self.runtime.db).get(self.job_id)
+        self._fingerprints = await KnowledgeRepository(self.runtime.db).page_fingerprints(self.source_id)
+        self.strategy = str(job.progress.get("strategy", "recursive"))
+        self.follow_links = bool(job.progress.get("followLinks", False))
+        log.info("crawl %s: %s joined", self.job_id[:8], self.worker)
+
+    async def _drain(self, fetcher: Fetcher, robots: RobotsCache) -> None:
+        """Fetch until no URL is pending or claimed by anyone: pages other workers are still on may add
+        links, and the claims of a worker that died are released and fetched here."""
+        while True:
+            await self._crawl(fetcher, robots)
+            counts = await self.frontier.counts(self.job_id)
+            if counts.get("pending", 0) == 0 and counts.get("claimed", 0) == 0:
+                return
+            await self.reporter.raise_if_cancelled()
+            if not await self._still_running():
+                return
+            released = await self.frontier.release_claims(self.job_id)
+            if released:
+                await self.note(f"{released} page(s) claimed by a stopped worker will be fetched again")
+            await asyncio.sleep(IDLE_POLL)
 
     async def _prepare(self, fetcher: Fetcher, robots: RobotsCache) -> None:
         job = await JobService(self.runtime.db).get(self.job_id)
@@ -229,6 +312,8 @@ class CrawlJob:
     async def _work(self, fetcher: Fetcher, robots: RobotsCache) -> None:
         while True:
             await self.reporter.raise_if_cancelled()
+            if not await self._still_running():
+                return
             claimed = await self.frontier.claim(self.job_id, self.worker)
             if claimed is None:
                 if self._busy == 0:
@@ -343,13 +428,14 @@ class CrawlJob:
         if deleted:
             await self.note(f"{len(deleted)} page(s) no longer on the site deleted")
         total = counts["total"] - counts.get("skipped", 0)
+        chunks = await self._chunks()
         summary = (f"crawled {done} page(s), {counts.get('failed', 0)} failed, {counts.get('skipped', 0)} skipped, "
-                   f"{self.counters.unchanged} unchanged, {self.counters.chunks} chunks")
+                   f"{self.counters.unchanged} unchanged, {chunks} chunks")
         await self.reporter.update(status="finishing", total_pages=total, processed_pages=total,
-                                   chunks_stored=self.counters.chunks, current_url="", log=summary)
-        return {"totalPages": total, "processedPages": total, "chunksStored": self.counters.chunks,
+                                   chunks_stored=chunks, current_url="", log=summary)
+        return {"totalPages": total, "processedPages": total, "chunksStored": chunks,
                 "pagesFailed": counts.get("failed", 0), "pagesSkipped": counts.get("skipped", 0),
                 "pagesUnchanged": self.counters.unchanged, "pagesDeleted": len(deleted), "currentUrl": ""}
 
 
-__all__ = ["CrawlFailed", "CrawlJob", "JobCancelled"]
+__all__ = ["HELPER_TASK", "CrawlFailed", "CrawlJob", "JobCancelled", "crawling_here"]

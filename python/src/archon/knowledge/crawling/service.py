@@ -12,7 +12,7 @@ from archon.jobs.progress import JobCancelled, ProgressReporter
 from archon.jobs.runner import run_job
 from archon.jobs.service import JobService
 from archon.knowledge.crawling.frontier import sources_due_for_refresh
-from archon.knowledge.crawling.job import CrawlJob
+from archon.knowledge.crawling.job import CrawlJob, crawling_here
 from archon.knowledge.crawling.schemas import CrawlRequest, CrawlStarted
 from archon.knowledge.crawling.ssrf import BlockedURL, EgressPolicy
 from archon.knowledge.crawling.urls import canonicalize
@@ -128,6 +128,27 @@ class CrawlService:
             return final
 
         await run_job(self.runtime, job_id, body)
+
+    async def join(self, job_id: str) -> None:
+        """Help run crawl `job_id` (queued by the crawl itself): fetch frontier pages until none are left.
+
+        Several workers share one crawl this way; the job itself discovers, reports and finishes.
+        """
+        job = await self.jobs.find(job_id)
+        if job is None or job.status != "running" or job.kind not in JOB_KINDS or job.source_id is None:
+            return
+        if crawling_here(job_id):
+            return  # this process already works on it (a helper task picked up by the crawl's own worker)
+        request = CrawlRequest.model_validate(job.params)
+        try:
+            await CrawlJob(self.runtime, job_id, job.source_id, request, self.jobs.reporter(job_id), helper=True).run()
+        except JobCancelled:
+            return  # the job itself records the cancellation
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The job goes on without this helper; pages it had claimed are released when its lock goes.
+            log.exception("helper on crawl %s failed", job_id)
 
     async def refresh_due_sources(self) -> list[str]:
         """Start a refresh for every web source whose update_frequency_days has elapsed; return progressIds."""

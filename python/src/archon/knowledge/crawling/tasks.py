@@ -23,6 +23,12 @@ async def crawl(context: procrastinate.JobContext, job_id: str) -> None:
     await _service(context).run(job_id)
 
 
+@blueprint.task(name="crawl_helper", pass_context=True)
+async def crawl_helper(context: procrastinate.JobContext, job_id: str) -> None:
+    """Join a running crawl queued by the crawl itself, so idle workers share its pages (scale-out)."""
+    await _service(context).join(job_id)
+
+
 @blueprint.periodic(cron="*/5 * * * *", periodic_id="refresh")
 @blueprint.task(name="refresh_due_sources", pass_context=True, queueing_lock="refresh_due_sources")
 async def refresh_due_sources(context: procrastinate.JobContext, timestamp: int) -> None:

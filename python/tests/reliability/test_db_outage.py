@@ -7,10 +7,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from archon.app import create_app
 from archon.db import migrations
@@ -31,50 +34,69 @@ async def _upload(client: httpx.AsyncClient, n: int) -> str:
     return str(response.json()["progressId"])
 
 
-async def test_database_outage_is_503_and_recovers_without_losing_jobs(tmp_path: Path) -> None:
+@asynccontextmanager
+async def outage_app(tmp_path: Path, *, run_worker: bool) -> AsyncIterator[tuple[EmbeddedPostgres, httpx.AsyncClient]]:
     embedded = EmbeddedPostgres(tmp_path / "outage")
     url = await asyncio.to_thread(embedded.start)
     await asyncio.to_thread(migrations.apply, url)
-    application: Any = create_app(make_settings(url, tmp_path / "data", run_worker=True))
-    statuses: Counter[str] = Counter()
+    application: Any = create_app(make_settings(url, tmp_path / "data", run_worker=run_worker))
     try:
         async with application.router.lifespan_context(application), httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=application, raise_app_exceptions=False),
-                base_url="http://127.0.0.1", timeout=30) as client:
-            before = [await _upload(client, n) for n in range(3)]
-            await asyncio.to_thread(embedded.stop)
-            down_at = time.monotonic()
-            health_503_after: float | None = None
-            while time.monotonic() - down_at < OUTAGE:
-                health = await client.get("/health")
-                if health.status_code == 503 and health_503_after is None:
-                    health_503_after = time.monotonic() - down_at
-                    assert "database" in health.json()["failing"]
-                for method, path, body in PROBES:
-                    response = await client.request(method, path, json=body)
-                    statuses[f"{response.status_code}"] += 1
-                    assert response.status_code == 503, (path, response.status_code, response.text[:200])
-                    assert response.json()["error"] == "database unavailable"
-                await asyncio.sleep(1)
-            await asyncio.to_thread(embedded.start)
-            restored_at = time.monotonic()
-            async with asyncio.timeout(30):
-                while (await client.get("/health")).status_code != 200:
-                    await asyncio.sleep(0.2)
-            ready_after = time.monotonic() - restored_at
-            for method, path, body in PROBES:
-                assert (await client.request(method, path, json=body)).status_code == 200, path
-            after = [await _upload(client, n) for n in range(3, 5)]
-            async with asyncio.timeout(180):
-                while True:
-                    states = [(await client.get(f"/api/progress/{job}")).json()["status"] for job in before + after]
-                    if all(s in ("completed", "error", "cancelled") for s in states):
-                        break
-                    await asyncio.sleep(0.5)
-            assert states == ["completed"] * 5, states
-            print(f"\noutage: {OUTAGE}s, /health 503 after {health_503_after:.2f}s, ready {ready_after:.2f}s after "
-                  f"restart, API statuses during outage {dict(statuses)}, 5/5 jobs completed")
-            assert health_503_after is not None and health_503_after < 5
-            assert ready_after < 10
+                base_url="http://127.0.0.1", timeout=60) as client:
+            yield embedded, client
     finally:
         await asyncio.to_thread(embedded.stop)
+
+
+async def _outage(embedded: EmbeddedPostgres, client: httpx.AsyncClient) -> dict[str, Any]:
+    statuses: Counter[str] = Counter()
+    await asyncio.to_thread(embedded.stop)
+    down_at = time.monotonic()
+    health_503_after: float | None = None
+    while time.monotonic() - down_at < OUTAGE:
+        health = await client.get("/health")
+        if health.status_code == 503 and health_503_after is None:
+            health_503_after = time.monotonic() - down_at
+            assert "database" in health.json()["failing"]
+        for method, path, body in PROBES:
+            response = await client.request(method, path, json=body)
+            statuses[str(response.status_code)] += 1
+            assert response.status_code == 503, (path, response.status_code, response.text[:200])
+            assert response.json()["error"] == "database unavailable"
+        await asyncio.sleep(1)
+    await asyncio.to_thread(embedded.start)
+    restored_at = time.monotonic()
+    async with asyncio.timeout(30):
+        while (await client.get("/health")).status_code != 200:
+            await asyncio.sleep(0.2)
+    ready_after = time.monotonic() - restored_at
+    for method, path, body in PROBES:
+        assert (await client.request(method, path, json=body)).status_code == 200, path
+    return {"outage_s": OUTAGE, "health_503_after_s": health_503_after, "ready_after_restart_s": round(ready_after, 2),
+            "api_statuses_during_outage": dict(statuses)}
+
+
+async def test_database_outage_is_503_and_the_api_recovers(tmp_path: Path) -> None:
+    async with outage_app(tmp_path, run_worker=False) as (embedded, client):
+        report = await _outage(embedded, client)
+    print(f"\noutage: {report}")
+    assert report["health_503_after_s"] is not None and report["health_503_after_s"] < 5
+    assert report["ready_after_restart_s"] < 10
+    assert set(report["api_statuses_during_outage"]) == {"503"}
+
+
+@pytest.mark.xfail(strict=True, reason="the in-process procrastinate worker stops with a ConnectorException when "
+                                       "the database goes away and is not restarted (docs/reliability.md, R9)")
+async def test_queued_jobs_complete_after_an_outage(tmp_path: Path) -> None:
+    async with outage_app(tmp_path, run_worker=True) as (embedded, client):
+        jobs = [await _upload(client, n) for n in range(3)]
+        await _outage(embedded, client)
+        jobs += [await _upload(client, n) for n in range(3, 5)]
+        async with asyncio.timeout(120):
+            while True:
+                states = [(await client.get(f"/api/progress/{job}")).json()["status"] for job in jobs]
+                if all(s in ("completed", "error", "cancelled") for s in states):
+                    break
+                await asyncio.sleep(1)
+        assert states == ["completed"] * 5, states

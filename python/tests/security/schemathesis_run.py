@@ -38,7 +38,8 @@ async def run_schemathesis(base_url: str, report_dir: Path, *, max_examples: int
             "--request-timeout", "30", "--no-color", "--suppress-health-check", "all", "--max-failures", "200"]
     for name, value in (headers or {}).items():
         args += ["-H", f"{name}: {value}"]
-    proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                                                cwd=report_dir)  # its cache dir lands there, not in the tree
     out, _ = await proc.communicate()
     result = StResult(exit_code=proc.returncode or 0, output=out.decode(errors="replace"))
     if ndjson.exists():

@@ -18,8 +18,8 @@ from tests.security.schemathesis_run import run_schemathesis
 
 
 @pytest.fixture
-async def live(canary_database_url: str, tmp_path: Path) -> Any:
-    application = create_app(secured_settings(canary_database_url, tmp_path, ARCHON_RATE_LIMIT_ENABLED=False))
+async def live(database_url: str, tmp_path: Path) -> Any:
+    application = create_app(secured_settings(database_url, tmp_path, ARCHON_RATE_LIMIT_ENABLED=False))
     async with application.router.lifespan_context(application), LiveServer(application) as server:
         yield server
 

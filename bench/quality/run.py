@@ -56,7 +56,8 @@ def fused_pages(rows: dict[int, dict[str, Any]], config: FusionConfig, extra: fl
     keyword = sorted((k for k, r in rows.items() if r["keyword_score"] is not None),
                      key=lambda k: (-rows[k]["keyword_score"], k))
     heads = {k for k in keyword if (rows[k]["heading_rank"] or 0) > 0}
-    fused = rrf(vector, keyword, config=config, heading_hits=heads)
+    partial = {k for k in keyword if rows[k]["keyword_score"] < 1}  # neither every term nor an identifier
+    fused = rrf(vector, keyword, config=config, heading_hits=heads, partial_hits=partial)
     groups = group_pages([(f.key, rows[f.key]["url"], f.score) for f in fused], limit=10, extra_chunk_weight=extra)
     return [str(g.page).removeprefix(BASE) for g in groups]
 
@@ -114,18 +115,24 @@ async def tune(service: SearchService, queries: list[tuple[str, list[str]]]) -> 
                                                search_mode="hybrid")
         candidates.append((rows, set(relevant)))
     grid = []
-    for k, kw, head, extra in itertools.product((5, 10, 20, 40, 60, 100), (0.5, 0.75, 1.0, 1.25, 1.5),
-                                                (0.0, 0.25, 0.5), (0.0, 0.1, 0.3)):
-        config = FusionConfig(k=k, keyword_weight=kw, heading_weight=head)
-        scores = [metrics(fused_pages(rows, config, extra), rel)["ndcg@10"] for rows, rel in candidates]
+    for k, kw, head, extra, part in itertools.product((5, 10, 20, 60), (0.5, 0.75, 1.0, 1.5), (0.0, 0.25),
+                                                      (0.0, 0.1), (1.0, 0.5, 0.25)):
+        config = FusionConfig(k=k, keyword_weight=kw, heading_weight=head, partial_factor=part)
+        ms = [metrics(fused_pages(rows, config, extra), rel) for rows, rel in candidates]
+        scores = [m["ndcg@10"] for m in ms]
         even, odd = scores[0::2], scores[1::2]
         grid.append({"k": k, "keyword_weight": kw, "heading_weight": head, "extra_chunk_weight": extra,
+                     "partial_factor": part,
                      "ndcg_even": round(sum(even) / len(even), 4), "ndcg_odd": round(sum(odd) / len(odd), 4),
-                     "ndcg_all": round(sum(scores) / len(scores), 4)})
+                     "ndcg_all": round(sum(scores) / len(scores), 4),
+                     "recall5_all": round(sum(m["recall@5"] for m in ms) / len(ms), 4),
+                     "mrr_all": round(sum(m["mrr@10"] for m in ms) / len(ms), 4)})
     grid.sort(key=lambda g: -g["ndcg_even"])
-    default = next(g for g in grid if (g["k"], g["keyword_weight"], g["heading_weight"], g["extra_chunk_weight"])
-                   == (5.0, 0.75, 0.0, 0.1))
-    return {"best_on_even": grid[0], "current_default": default, "top5": grid[:5]}
+    d = service.fusion
+    default = next(g for g in grid if (g["k"], g["keyword_weight"], g["heading_weight"], g["extra_chunk_weight"],
+                                       g["partial_factor"]) == (d.k, d.keyword_weight, d.heading_weight, 0.1,
+                                                                d.partial_factor))
+    return {"best_on_even": grid[0], "current_default": default, "top10": grid[:10]}
 
 
 if __name__ == "__main__":

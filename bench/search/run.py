@@ -76,6 +76,8 @@ async def rest(base: str, queries: list[str], seconds: float) -> dict[str, Any]:
             await ask(queries[0], mode)
             out[f"{mode}_new_queries"] = pct([await ask(f"{q} ({mode} {i})", mode)
                                               for i, q in enumerate(queries)])
+            for q in queries:  # first time: embeds; the measured second time hits the server's cache
+                await ask(q, mode)
             out[f"{mode}_repeated_queries"] = pct([await ask(q, mode) for q in queries])
 
         async def load(make_query: Any) -> dict[str, Any]:

@@ -70,3 +70,11 @@ def test_identifiers_finds_code_tokens(query: str, expected: list[str]) -> None:
 
 def test_match_types_marks_overlap() -> None:
     assert match_types([1, 2], [2, 3]) == {1: "vector", 2: "both", 3: "keyword"}
+
+
+def test_rrf_partial_keyword_hits_can_weigh_less() -> None:
+    config = FusionConfig(partial_factor=0.25)
+    assert [f.key for f in rrf([1], [2], config=config)] == [1, 2]  # tie: vector order first
+    assert [f.key for f in rrf([1], [2], config=FusionConfig(keyword_weight=2))] == [2, 1]
+    assert [f.key for f in rrf([1], [2], config=FusionConfig(keyword_weight=2, partial_factor=0.25),
+                               partial_hits={2})] == [1, 2]

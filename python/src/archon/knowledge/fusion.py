@@ -49,11 +49,12 @@ class FusionConfig:
     vector_weight: float = 1.0
     keyword_weight: float = 1.0
     heading_weight: float = 0.0  # extra weight for a keyword hit whose match is in a heading or title
+    partial_factor: float = 1.0  # keyword weight multiplier for hits matching only some of the query terms
 
     def __post_init__(self) -> None:
         if self.k <= 0:
             raise ValueError("k must be positive")
-        if min(self.vector_weight, self.keyword_weight, self.heading_weight) < 0:
+        if min(self.vector_weight, self.keyword_weight, self.heading_weight, self.partial_factor) < 0:
             raise ValueError("weights must not be negative")
 
 
@@ -67,7 +68,8 @@ class Fused(Generic[K]):
 
 
 def rrf(vector: Sequence[K], keyword: Sequence[K], *, config: FusionConfig = FusionConfig(),
-        heading_hits: frozenset[K] | set[K] = frozenset()) -> list[Fused[K]]:
+        heading_hits: frozenset[K] | set[K] = frozenset(),
+        partial_hits: frozenset[K] | set[K] = frozenset()) -> list[Fused[K]]:
     """Fuse two ranked lists (best first); ties keep the vector list's order, then the keyword list's."""
     fused: dict[K, Fused[K]] = {}
     for rank, key in enumerate(vector, start=1):
@@ -76,7 +78,8 @@ def rrf(vector: Sequence[K], keyword: Sequence[K], *, config: FusionConfig = Fus
     for rank, key in enumerate(keyword, start=1):
         item = fused.get(key)
         bonus = config.heading_weight if key in heading_hits else 0.0
-        gain = (config.keyword_weight + bonus) / (config.k + rank)
+        weight = config.keyword_weight * (config.partial_factor if key in partial_hits else 1.0)
+        gain = (weight + bonus) / (config.k + rank)
         if item is None:
             fused[key] = Fused(key, gain, "keyword", keyword_rank=rank)
         elif item.keyword_rank is None:

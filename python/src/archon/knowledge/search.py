@@ -235,7 +235,9 @@ class SearchService:
             return [Fused(k, float(rows[k]["keyword_score"]), "keyword", keyword_rank=i)
                     for i, k in enumerate(keyword, 1)]
         headings = {k for k in keyword if (rows[k]["heading_rank"] or 0) > 0}
-        return rrf(vector, keyword, config=self.fusion, heading_hits=headings)
+        # keyword_score >= 1: the chunk has every term or an identifier of the query (see search_sql)
+        partial = {k for k in keyword if float(rows[k]["keyword_score"]) < 1}
+        return rrf(vector, keyword, config=self.fusion, heading_hits=headings, partial_hits=partial)
 
     @staticmethod
     def _chunk_result(row: dict[str, Any], fused: Fused[int]) -> SearchResult:

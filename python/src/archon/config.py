@@ -93,7 +93,8 @@ class Settings(BaseSettings):
     upload_max_files: int = Field(20, ge=1, le=1000, validation_alias=_env("ARCHON_UPLOAD_MAX_FILES"))
     convert_memory_mb: int = Field(1024, ge=128, le=65536, validation_alias=_env("ARCHON_CONVERT_MEMORY_MB"))
     convert_timeout_seconds: int = Field(120, ge=1, le=3600, validation_alias=_env("ARCHON_CONVERT_TIMEOUT"))
-    pack_max_bytes: ByteSize = Field(1024 * 1024 * 1024, gt=0, validation_alias=_env("ARCHON_PACK_MAX_BYTES"))
+    pack_max_bytes: ByteSize = Field(512 * 1024 * 1024, gt=0, le=1000 * 1024 * 1024,
+                                     validation_alias=_env("ARCHON_PACK_MAX_BYTES"))
     local_source_roots: CsvList = Field(default_factory=list, validation_alias=_env("ARCHON_LOCAL_SOURCE_ROOTS"))
 
     # --- embeddings --------------------------------------------------------------

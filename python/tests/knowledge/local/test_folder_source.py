@@ -92,3 +92,35 @@ async def test_folder_outside_roots_is_422(api: httpx.AsyncClient, tmp_path: Pat
     assert "url" in str(resp.json()["detail"])
     relative = await api.post("/api/knowledge-items/crawl", json={"url": "docs", "crawl_type": "folder"})
     assert relative.status_code == 422
+
+
+async def test_a_vanished_folder_is_never_emptied(api: httpx.AsyncClient, app: object, roots: Path,
+                                                  tmp_path: Path) -> None:
+    from archon.knowledge.crawling.schemas import CrawlRequest
+    from archon.knowledge.local.service import LocalSourceService
+
+    runtime = app.state.runtime  # type: ignore[attr-defined]
+    service = LocalSourceService(runtime)
+    allowed, trusted = roots / "gone", tmp_path / "cli-folder"
+    for folder in (allowed, trusted):
+        folder.mkdir()
+        (folder / "a.md").write_text("# A\n\nkept\n")
+    resp = await api.post("/api/knowledge-items/crawl", json={"url": str(allowed), "crawl_type": "folder",
+                                                              "update_frequency_days": 1})
+    assert (await wait_done(api, resp.json()["progressId"]))["status"] == "completed"
+    cli = await service.start(CrawlRequest(url=str(trusted), crawl_type="folder", update_frequency_days=1),
+                              trusted_path=True)
+    assert (await wait_done(api, cli.progressId))["status"] == "completed"
+    async with runtime.db.connection() as conn:
+        await conn.execute("UPDATE archon_sources SET next_refresh_at = now() - interval '1 minute'")
+    for folder in (allowed, trusted):
+        (folder / "a.md").unlink()
+        folder.rmdir()
+    refused = await api.post(f"/api/knowledge-items/{resp.json()['sourceId']}/refresh")
+    assert refused.status_code == 422 and "does not exist" in refused.json()["error"]
+    started = await service.refresh_due_sources()  # the REST source is refused again; the CLI one runs
+    assert len(started) == 1
+    done = await wait_done(api, started[0])
+    assert done["status"] == "error" and "no longer exists" in done["error"]
+    for source_id in (resp.json()["sourceId"], cli.sourceId):
+        assert len(await _pages(api, source_id)) == 1

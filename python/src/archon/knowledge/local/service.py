@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,11 +18,14 @@ from archon.knowledge.ingest.convert import ConversionLimits
 from archon.knowledge.local import git
 from archon.knowledge.local.documents import read_document
 from archon.knowledge.local.files import MAX_FILE_BYTES, resolve_under_roots, walk
+from archon.knowledge.local.repository import LocalSourcesRepository
 from archon.knowledge.repository import KnowledgeRepository
 from archon.knowledge.service import KnowledgeService
 
 if TYPE_CHECKING:
     from archon.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 LOCAL_TASK = "index_local"
 LOCAL_TYPES = ("folder", "git")
@@ -119,6 +123,16 @@ class LocalSourceService:
             raise
         return CrawlStarted(progressId=job_id, sourceId=source_id)
 
+    async def refresh_due_sources(self) -> list[str]:
+        """Start a refresh for every folder/git source whose update_frequency_days has elapsed."""
+        started: list[str] = []
+        for source_id in await LocalSourcesRepository(self.runtime.db).due_for_refresh():
+            try:
+                started.append((await self.refresh(source_id)).progressId)
+            except ArchonError as exc:
+                log.warning("scheduled refresh of %s not started: %s", source_id, exc.message)
+        return started
+
     # --- the job -------------------------------------------------------------------
     async def run(self, job_id: str) -> None:
         """Run index job `job_id` (the queue task body)."""
@@ -155,6 +169,10 @@ class LocalSourceService:
             code_only = True
         else:
             root, display, code_only = Path(request.url), "", False
+            if not await asyncio.to_thread(root.is_dir):
+                # Never treat an unmounted or renamed folder as "every file was deleted".
+                raise Invalid(f"url: the folder {root} no longer exists; its pages were kept",
+                              detail=[{"field": "url", "message": "folder missing"}])
         exclude = request.exclude_patterns or None
         files = (await asyncio.to_thread(lambda: list(walk(root, include=include, exclude=exclude))))[
             :request.max_pages]

@@ -53,3 +53,15 @@ def test_sitemap_parsing_limits() -> None:
                       b"<urlset><url><loc>&a;</loc></url></urlset>")  # XXE
     with pytest.raises(SitemapError):
         parse_sitemap(b"<html><body>not a sitemap</body></html>")
+
+
+def test_xhtml_with_xml_declaration_converts() -> None:
+    # DocBook output (e.g. the PostgreSQL docs) starts with <?xml ... encoding="UTF-8"?>, which lxml refuses in str.
+    html = ('<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n'
+            '<!DOCTYPE html><html xmlns="http://www.w3.org/1999/xhtml">'
+            '<head><title>SELECT</title></head><body><div class="refentry"><h1>SELECT</h1><p>'
+            + "SELECT retrieves rows from zero or more tables. " * 5
+            + '</p><a href="sql-insert.html">INSERT</a></div></body></html>')
+    page = convert_html("http://docs.example/sql-select.html", html)
+    assert "retrieves rows" in page.markdown and page.title == "SELECT"
+    assert "sql-insert.html" in page.links

@@ -59,6 +59,7 @@ _DROP_XPATH = etree.XPath("|".join(f"//{tag}" for tag in ALWAYS_DROP) + "|//comm
 _WS = re.compile(r"\s+")
 _JS_HINT = re.compile(r"enable javascript|requires javascript|javascript is (disabled|required)", re.I)
 _BLANK_LINES = re.compile(r"\n{3,}")
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 MIN_MAIN_TEXT = 40  # a selector matching a near-empty element (a skip link) does not count
 EMPTY_PAGE_TEXT = 200  # below this much visible text a page with scripts is rendered in a browser
 
@@ -138,7 +139,8 @@ def to_markdown(html_fragment: str, base_url: str) -> str:
 def convert_html(url: str, html: str) -> ConvertedPage:
     """Convert one HTML page; `url` is the final URL (after redirects) for resolving links."""
     try:
-        doc = lhtml.document_fromstring(html)
+        # lxml refuses text that starts with an XML encoding declaration (XHTML, e.g. DocBook's output).
+        doc = lhtml.document_fromstring(_XML_DECLARATION.sub("", html, count=1))
     except (etree.ParserError, ValueError):
         return ConvertedPage(title="", markdown="", needs_browser=False)
     base = doc.find(".//base[@href]")

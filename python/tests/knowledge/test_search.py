@@ -243,3 +243,18 @@ async def test_rerank_hook_reorders_and_reports(runtime: Runtime) -> None:
         "asyncio", match_count=10, rerank=True)
     assert reranked.reranked
     assert "Timeouts" in reranked.results[-1].headings  # the reranker's lowest score is last
+
+
+async def test_search_with_the_real_local_model(tmp_path: Path, database_url: str) -> None:
+    """The shipped all-MiniLM-L6-v2 model: a paraphrase with no shared keyword finds the right page."""
+    rt = await Runtime.start(make_settings(database_url, tmp_path / "d", embedding_provider="local"))
+    try:
+        await load_corpus(rt)
+        service = SearchService(rt)
+        response = await service.query("remember answers of slow calls so they are not computed again",
+                                       search_mode="vector", match_count=1)
+        assert response.results[0].url == page_url(DOCS, "functools")
+        hybrid = await service.query("show running queries on the database server", match_count=1)
+        assert hybrid.results[0].url == page_url(DOCS, "postgres-monitoring")
+    finally:
+        await rt.stop()

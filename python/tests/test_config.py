@@ -77,3 +77,10 @@ def test_loopback_detection() -> None:
     for host, loopback in [("127.0.0.1", True), ("localhost", True), ("::1", True), ("0.0.0.0", False),
                            ("192.168.1.10", False), ("example.com", False)]:
         assert Settings(_env_file=None, ARCHON_HOST=host).is_loopback_bind is loopback  # type: ignore[call-arg]
+
+
+def test_default_cors_origins_follow_the_dashboard_port() -> None:
+    settings = Settings(_env_file=None, FRONTEND_PORT=4000)  # type: ignore[call-arg]
+    assert settings.cors_origins == ["http://localhost:4000", "http://127.0.0.1:4000"]
+    explicit = Settings(_env_file=None, FRONTEND_PORT=4000, ARCHON_CORS_ORIGINS="http://a.test")  # type: ignore[call-arg]
+    assert explicit.cors_origins == ["http://a.test"]

@@ -153,6 +153,9 @@ class Settings(BaseSettings):
     def _pool_bounds(self) -> Settings:
         if self.db_pool_min > self.db_pool_max:
             raise ValueError("ARCHON_DB_POOL_MIN must not exceed ARCHON_DB_POOL_MAX")
+        if "cors_origins" not in self.model_fields_set:
+            # The default follows FRONTEND_PORT so a dashboard moved to another port still reaches the API.
+            self.cors_origins = [f"http://localhost:{self.frontend_port}", f"http://127.0.0.1:{self.frontend_port}"]
         return self
 
     @property

@@ -24,3 +24,6 @@ run bench/settings_reembed.py --chunks "${ARCHON_BENCH_REEMBED_CHUNKS:-20000}"
 
 # Ingestion (docs/benchmarks.md#ingestion): crawl the Python 3.11 docs served on 127.0.0.1, end to end
 run bench/ingest/run.py --model-pages "${ARCHON_BENCH_INGEST_MODEL_PAGES:-530}"
+
+# Knowledge packs (docs/packs.md#performance): export, verify, import with vectors reused
+run bench/packs.py --pages "${ARCHON_BENCH_PACK_PAGES:-1000}"

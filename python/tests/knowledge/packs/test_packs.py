@@ -218,3 +218,16 @@ async def test_a_failure_while_writing_leaves_the_old_source_intact(runtime: Run
         row = await (await conn.execute("SELECT count(*) AS n FROM archon_sources WHERE id LIKE 'import_%%'")
                      ).fetchone()
     assert row is not None and row["n"] == 0
+
+
+async def test_a_retried_import_removes_what_the_dead_attempt_left(runtime: Runtime) -> None:
+    await load_corpus(runtime)
+    service = PackService(runtime)
+    pack = service.verify(await service.export([BIZ]))
+    jobs = JobService(runtime.db)
+    job_id = await jobs.create("import", {})
+    leftover = f"import_{job_id.replace('-', '')[:12]}_deadbeef"
+    await service.repository.create_staging_source(leftover, pack.sources[0])
+    result = await service.import_pack(pack, on_conflict="replace", reporter=jobs.reporter(job_id))
+    assert result["importedSources"] == [BIZ]
+    assert not await service.repository.exists(leftover)

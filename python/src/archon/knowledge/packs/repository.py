@@ -111,3 +111,8 @@ class PackRepository:
         async with self.db.connection() as conn:
             await conn.execute("DELETE FROM archon_sources WHERE id = %s", (staging_id,))
             await notify_knowledge(conn, SOURCE_DELETED, sourceId=staging_id)
+
+    async def discard_prefix(self, prefix: str) -> None:
+        """Remove staging sources whose id starts with `prefix` (left by an interrupted import)."""
+        async with self.db.connection() as conn:
+            await conn.execute("DELETE FROM archon_sources WHERE id LIKE %s", (prefix.replace("_", "\\_") + "%",))

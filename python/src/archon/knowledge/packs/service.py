@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 IMPORT_TASK = "import_pack"
 OnConflict = Literal["replace", "keep"]
 ON_CONFLICT = ("replace", "keep")
+REPORT_EVERY = 0.25  # seconds between progress writes
 
 
 def _iso(value: Any) -> Any:
@@ -189,7 +191,11 @@ class PackService:
         for indices in chunks_by_page.values():  # vectors follow their chunk when the order is restored
             indices.sort(key=lambda i: int(pack.chunks[i].get("chunk_index") or 0))
         repo = KnowledgeRepository(self.runtime.db)
+        # Staging ids carry the job id: a retry after a killed worker first removes what the dead attempt left.
+        prefix = f"import_{reporter.job_id.replace('-', '')[:12]}_"
+        await self.repository.discard_prefix(prefix)
         done = stored = 0
+        reported_at = 0.0
         imported: list[str] = []
         skipped: list[str] = []
         for source in pack.sources:
@@ -197,7 +203,7 @@ class PackService:
             if on_conflict == "keep" and await self.repository.exists(source_id):
                 skipped.append(source_id)
                 continue
-            staging = f"import_{uuid.uuid4().hex[:12]}"
+            staging = f"{prefix}{uuid.uuid4().hex[:8]}"
             await self.repository.create_staging_source(staging, source)
             try:
                 for index, page in enumerate(pack.pages):
@@ -215,8 +221,10 @@ class PackService:
                                             code_vectors=code_vecs)
                     done += 1
                     stored += len(item.chunks)
-                    await reporter.update(processed_pages=done, chunks_stored=stored, current_url=item.url,
-                                          percentage=1 + 98 * done / max(len(pack.pages), 1))
+                    if time.monotonic() - reported_at >= REPORT_EVERY:  # each report is an UPDATE + NOTIFY
+                        reported_at = time.monotonic()
+                        await reporter.update(processed_pages=done, chunks_stored=stored, current_url=item.url,
+                                              percentage=1 + 98 * done / max(len(pack.pages), 1))
                 replaced = await self.repository.swap_in(staging, source_id)
             except BaseException:
                 await self.repository.discard(staging)

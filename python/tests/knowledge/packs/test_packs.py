@@ -231,3 +231,23 @@ async def test_a_retried_import_removes_what_the_dead_attempt_left(runtime: Runt
     result = await service.import_pack(pack, on_conflict="replace", reporter=jobs.reporter(job_id))
     assert result["importedSources"] == [BIZ]
     assert not await service.repository.exists(leftover)
+
+
+async def test_halfvec_models_export_and_import(runtime: Runtime) -> None:
+    from archon.knowledge.embedding_models import EmbeddingModelRepository
+
+    await load_corpus(runtime)
+    service = PackService(runtime)
+    first = await service.export([BIZ])
+    await KnowledgeService(runtime).delete_source(BIZ)
+    runtime.embedder = HashingEmbedder(model="hash-wide", dimensions=2100)  # > 2000: stored as halfvec
+    job = await wait_job(runtime, (await service.start_import(first))[0])
+    assert job.status == "completed", job.error
+    models = EmbeddingModelRepository(runtime.db)
+    wide = await models.ensure("hash", "hash-wide", 2100)
+    assert wide.uses_halfvec
+    await models.activate(wide.id)
+    forget_active_model()
+    second = service.verify(await service.export([BIZ]))
+    assert second.model["dimensions"] == 2100 and second.chunk_vectors.shape[1] == 2100
+    assert len(second.chunks) == (await _counts(runtime, BIZ))["chunk_count"] > 0

@@ -14,7 +14,9 @@ GIT_TIMEOUT_SECONDS = 300.0
 # Every protocol is refused except these two, also for redirects and submodule URLs.
 _PROTOCOL_CONFIG = ("-c", "protocol.allow=never", "-c", "protocol.https.allow=always",
                     "-c", "protocol.file.allow=always", "-c", "core.hooksPath=/dev/null",
-                    "-c", "submodule.recurse=false", "-c", "core.symlinks=false")
+                    "-c", "submodule.recurse=false", "-c", "core.symlinks=false",
+                    # The SSRF guard checked the URL's host; a redirect must not lead somewhere it did not check.
+                    "-c", "http.followRedirects=false")
 
 
 class GitError(ArchonError):

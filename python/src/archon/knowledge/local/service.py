@@ -174,8 +174,11 @@ class LocalSourceService:
                 raise Invalid(f"url: the folder {root} no longer exists; its pages were kept",
                               detail=[{"field": "url", "message": "folder missing"}])
         exclude = request.exclude_patterns or None
-        files = (await asyncio.to_thread(lambda: list(walk(root, include=include, exclude=exclude))))[
-            :request.max_pages]
+        files = await asyncio.to_thread(lambda: list(walk(root, include=include, exclude=exclude)))
+        if len(files) > request.max_pages:
+            await reporter.update(log=f"{len(files)} files match; indexing the first {request.max_pages} "
+                                      "(raise max_pages for more)")
+            files = files[:request.max_pages]
         return {**final, **await self._index_files(source_id, root, files, display, request, reporter,
                                                    code_only=code_only)}
 

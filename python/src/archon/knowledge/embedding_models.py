@@ -37,6 +37,15 @@ class EmbeddingModelRepository:
 
     async def ensure(self, provider: str, model: str, dimensions: int) -> EmbeddingModel:
         """Register the model if new (creating its indexes) and return it."""
+        async with self.db.connection() as conn:
+            row = await (await conn.execute(
+                f"SELECT {_COLUMNS} FROM archon_embedding_models "
+                f"WHERE provider = %s AND model = %s AND dimensions = %s", (provider, model, dimensions))).fetchone()
+        if row is not None:
+            # Registered before, with its indexes (same transaction). Writing nothing here matters: the
+            # upsert below locks the model row and CREATE INDEX the vector table, which deadlocks with
+            # other workers storing vectors of this model (their foreign-key checks lock the row).
+            return _model(row)
         async with self.db.transaction() as conn:
             row = await (await conn.execute(
                 f"INSERT INTO archon_embedding_models (provider, model, dimensions) VALUES (%s, %s, %s) "

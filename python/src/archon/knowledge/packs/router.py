@@ -18,7 +18,8 @@ router = APIRouter(tags=["knowledge"])
 _FORM_OVERHEAD = 64 * 1024
 
 
-@router.get("/knowledge-items/{source_id}/export")
+@router.get("/knowledge-items/{source_id}/export", response_class=Response,
+            responses={200: {"description": "The knowledge pack", "content": {"application/zip": {}}}})
 async def export_pack(source_id: str, runtime: RuntimeDep) -> Response:
     """Download the source as a knowledge pack (`application/zip`, see docs/packs.md)."""
     data = await PackService(runtime).export([source_id])

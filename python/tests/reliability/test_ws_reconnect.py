@@ -26,7 +26,7 @@ PAGES = 40
 
 def _page(i: int) -> Callable[[], Response]:
     def route() -> Response:
-        time.sleep(0.15)
+        time.sleep(0.4)
         links = [f"/w/{j}" for j in (2 * i + 1, 2 * i + 2) if j < PAGES]
         return Response(html_page(f"Page {i}", prose(f"ws-{i}", n=3), links=links))
     return route
@@ -59,7 +59,7 @@ async def test_forced_disconnects_leave_no_gaps_or_duplicates(live: LiveServer, 
                 hello = json.loads(await ws.recv())
                 assert hello["type"] == "connection_established"
                 seen_here: list[str] = []
-                for _ in range(2 if drops < DROPS else 10_000):
+                for _ in range(1 if drops < DROPS else 10_000):
                     try:
                         message = json.loads(await asyncio.wait_for(ws.recv(), 30))
                     except websockets.ConnectionClosedOK:
@@ -82,4 +82,4 @@ async def test_forced_disconnects_leave_no_gaps_or_duplicates(live: LiveServer, 
     assert percentages == sorted(percentages), "the client's view went backwards"
     assert pages == sorted(pages)
     print(f"\nws: {drops} forced drops, {reconnects} connections, {len(view)} states, final {final['type']}")
-    assert drops >= min(DROPS, 20)
+    assert drops == DROPS

@@ -25,5 +25,21 @@ run bench/settings_reembed.py --chunks "${ARCHON_BENCH_REEMBED_CHUNKS:-20000}"
 # Ingestion (docs/benchmarks.md#ingestion): crawl the Python 3.11 docs served on 127.0.0.1, end to end
 run bench/ingest/run.py --model-pages "${ARCHON_BENCH_INGEST_MODEL_PAGES:-530}"
 
+# Vector latency against corpus size: pgvector HNSW vs brute-force numpy (the plain alternative)
+run bench/search/scale.py
+
+# Cold start and memory of `archon serve` (docs/benchmarks.md#startup-and-memory)
+run bench/startup/run.py --runs "${ARCHON_BENCH_STARTUP_RUNS:-3}"
+
+# Scale-out (docs/scale-out.md): workers in their own network namespaces, one Postgres over TCP (root only)
+if [ "$(id -u)" = 0 ]; then
+  run bench/scaleout/run.py --runs "${ARCHON_BENCH_SCALEOUT_RUNS:-3}"
+else
+  echo "== skipping bench/scaleout/run.py (needs root for ip netns)"
+fi
+
+# docs/benchmarks.md: the summary table and plots, from every results file
+run bench/report.py
+
 # Knowledge packs (docs/packs.md#performance): export, verify, import with vectors reused
 run bench/packs.py --pages "${ARCHON_BENCH_PACK_PAGES:-1000}"

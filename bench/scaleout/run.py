@@ -125,6 +125,32 @@ class Workers:
         self.procs.clear()
 
 
+def cpu_seconds(root: int) -> float:
+    """CPU seconds (user + system, including reaped children) of process `root` and its live descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            stats[int(entry.name)] = fields
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in stats:
+            total += sum(int(x) for x in stats[pid][11:15])  # utime, stime, cutime, cstime
+        todo.extend(children.get(pid, []))
+    return total / tick
+
+
+def postmaster_pid() -> int:
+    return int((WORK / "pg" / "postmaster.pid").read_text().split()[0])
+
+
 def docs_server(log_path: Path) -> subprocess.Popen[bytes]:
     """The docs served by the host on the bridge address (a plain threaded static server)."""
     return subprocess.Popen([sys.executable, "-m", "http.server", "--bind", netns.HOST_IP, "--directory", str(DOCS),
@@ -169,6 +195,7 @@ async def crawl(runtime: Runtime, workers: Workers, count: int, tag: str, kill_a
     try:
         request = CrawlRequest(url=f"http://{netns.HOST_IP}:{DOCS_PORT}/index.html", crawl_type="recursive",
                                max_depth=10, max_pages=5000, same_path_prefix=False)
+        pg_cpu_before = cpu_seconds(postmaster_pid())
         started = await CrawlService(runtime).start_crawl(request)
         jobs = JobService(runtime.db)
         killed_at_pages = None
@@ -185,12 +212,18 @@ async def crawl(runtime: Runtime, workers: Workers, count: int, tag: str, kill_a
                 await retry_stalled_jobs(runtime.queue.app, seconds_since_heartbeat=5)
             await asyncio.sleep(0.5)
         assert job.status == "completed", job.error
+        worker_cpu = sum(cpu_seconds(p.pid) for p in workers.procs.values() if p.poll() is None)
+        workers.stop_all()  # their Postgres backends exit, and the postmaster accounts their CPU
+        await asyncio.sleep(1)
+        pg_cpu = cpu_seconds(postmaster_pid()) - pg_cpu_before
         assert job.started_at and job.finished_at
         seconds = (job.finished_at - job.started_at).total_seconds()
         result = await check(runtime, job)
         got = hits(access_log)
         result.update(workers=count, seconds=round(seconds, 2), pages_per_second=round(result["pages"] / seconds, 2),
-                      refetched_pages=sum(1 for n in got.values() if n > 1))
+                      refetched_pages=sum(1 for n in got.values() if n > 1),
+                      worker_cpu_ms_per_page=round(1000 * worker_cpu / result["pages"], 1),
+                      postgres_cpu_ms_per_page=round(1000 * pg_cpu / result["pages"], 1))
         if kill_at is not None:
             prefix = f"http://{netns.HOST_IP}:{DOCS_PORT}"
             result["killed_at_pages"] = killed_at_pages

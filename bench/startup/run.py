@@ -68,6 +68,37 @@ def rss_mb(pids: list[int]) -> tuple[float, float]:
     return round(archon / 1024, 1), round(pg / 1024, 1)
 
 
+def postgres_pids(data_dir: Path) -> list[int]:
+    """The embedded Postgres of `data_dir` (pg_ctl daemonises it, so it is not in serve's tree)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if Path(f"/proc/{entry.name}/comm").read_text().startswith("postgres"):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    try:
+        root = int((next(data_dir.rglob("postmaster.pid"))).read_text().split()[0])
+    except (StopIteration, OSError, ValueError):
+        return []
+    return [p for p in pids if p in tree(root)]
+
+
+def upload_and_query(api: int) -> float:
+    """Upload one small document, wait for its job, then search: this loads the embedding model."""
+    doc = ("# Vacuum\n\nVACUUM reclaims storage occupied by dead tuples. " * 20).encode()
+    with httpx.Client(base_url=f"http://127.0.0.1:{api}", timeout=300) as client:
+        started = client.post("/api/documents/upload", files={"file": ("vacuum.md", doc, "text/markdown")})
+        started.raise_for_status()
+        progress = started.json()["progressId"]
+        while client.get(f"/api/progress/{progress}").json().get("status") not in ("completed", "error", "cancelled"):
+            time.sleep(0.2)
+        t0 = time.perf_counter()
+        client.post("/api/rag/query", json={"query": "how is storage of dead tuples reclaimed"}).raise_for_status()
+        return time.perf_counter() - t0
+
+
 def one_start(data_dir: Path, embedder: str) -> dict[str, Any]:
     api, mcp, ui = free_port(), free_port(), free_port()
     env = {**os.environ, "ARCHON_DATA_DIR": str(data_dir), "BACKEND_PORT": str(api), "MCP_PORT": str(mcp),
@@ -88,14 +119,13 @@ def one_start(data_dir: Path, embedder: str) -> dict[str, Any]:
                     pass
                 time.sleep(0.05)
             healthy = time.perf_counter() - started
-            at_healthy = rss_mb(tree(proc.pid))
-            t0 = time.perf_counter()
-            r = httpx.post(f"http://127.0.0.1:{api}/api/rag/query", json={"query": "vacuum"}, timeout=120)
-            first_query = time.perf_counter() - t0
-            after_query = rss_mb(tree(proc.pid))
-        return {"seconds_to_healthy": round(healthy, 2), "rss_mb_at_healthy": at_healthy[0],
-                "postgres_rss_mb": at_healthy[1], "first_query_seconds": round(first_query, 2),
-                "first_query_status": r.status_code, "rss_mb_after_first_query": after_query[0]}
+            at_healthy = rss_mb(tree(proc.pid))[0]
+            postgres = rss_mb(postgres_pids(data_dir))[1]
+        first_query = upload_and_query(api)
+        after_query = rss_mb(tree(proc.pid))[0]
+        return {"seconds_to_healthy": round(healthy, 2), "rss_mb_at_healthy": at_healthy,
+                "postgres_rss_mb": postgres, "first_query_seconds": round(first_query, 2),
+                "rss_mb_after_first_query": after_query}
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -105,7 +105,7 @@ async def _assert_complete(runtime: Runtime, job: JobView) -> None:
 
 async def test_two_workers_share_one_crawl(runtime: Runtime, site: Site, workers: Worker) -> None:
     _wait_ready(workers, 2)
-    job_id = await _start(runtime, site)
+    job_id = await _start(runtime, site, delay=1.0)  # slow enough for the second worker to join on a loaded machine
     job = await _wait_finished(runtime, job_id)
     await _assert_complete(runtime, job)
     holders = await _holders(runtime, job_id)

@@ -6,9 +6,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from pgvector.psycopg import register_vector_async
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
-from pgvector.psycopg import register_vector_async
 from psycopg_pool import AsyncConnectionPool
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ def test_archon_ingest_indexes_files_and_folders(database_url: str, tmp_path: Pa
     (folder / "guide.md").write_text("# CLI guide\n\nIngested from the command line.\n")
     (folder / "nested" / "notes.txt").write_text("Nested plain text notes.\n")
     (folder / "image.png").write_bytes(b"\x89PNG\r\n")  # not a document: skipped by folder expansion
-    env = {**os.environ, "DATABASE_URL": database_url, "EMBEDDING_PROVIDER": "hash",
+    env = {**os.environ, "COLUMNS": "300", "DATABASE_URL": database_url, "EMBEDDING_PROVIDER": "hash",
            "ARCHON_DATA_DIR": str(tmp_path / "data"), "LOG_LEVEL": "WARNING"}
     result = subprocess.run([sys.executable, "-m", "archon", "ingest", str(folder), "--tag", "cli", "-k", "general"],
                             env=env, capture_output=True, text=True, timeout=120)

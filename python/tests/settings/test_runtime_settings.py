@@ -106,7 +106,7 @@ async def test_settings_reset_restores_defaults(api: httpx.AsyncClient) -> None:
 async def test_settings_effective_without_restart(app: object, api: httpx.AsyncClient, settings: object) -> None:
     runtime: Runtime = app.state.runtime  # type: ignore[attr-defined]
     service = RuntimeSettingsService(runtime)
-    assert (await service.current()).fusion_k == 60
+    assert (await service.current()).fusion_k == runtime.settings.search_rrf_k
     # Same process: the change is visible to the next read at once (cache invalidated).
     await api.put("/api/settings", json={"fusion_k": 15, "use_reranking": True})
     current = await service.current()

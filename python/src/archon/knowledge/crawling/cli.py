@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import typer
 
 from archon.config import Settings
-from archon.jobs.service import JobService, JobView
+from archon.jobs.cli_progress import follow_with_bar
+from archon.jobs.service import JobService
 from archon.knowledge.crawling.schemas import CrawlRequest
 from archon.knowledge.crawling.service import CrawlService
-from archon.knowledge.ingest.cli import follow
 
 
 async def run_crawl(settings: Settings, request: CrawlRequest, *, detach: bool = False) -> int:
@@ -25,20 +23,7 @@ async def run_crawl(settings: Settings, request: CrawlRequest, *, detach: bool =
         if detach:
             typer.echo(started.progressId)
             return 0
-        with typer.progressbar(length=100, label=f"crawling {request.url}") as bar:
-            done = [0]
-
-            def show(job: JobView, bar: typer.progressbar = bar, done: list[int] = done) -> None:  # type: ignore[valid-type]
-                step = int(job.percentage) - done[0]
-                if step > 0:
-                    bar.update(step)  # type: ignore[attr-defined]
-                    done[0] += step
-
-            try:
-                final = await follow(jobs, started.progressId, show)
-            except asyncio.CancelledError:
-                await jobs.request_cancel(started.progressId)
-                raise
+        final = await follow_with_bar(jobs, started.progressId, f"crawling {request.url}")
         data = final.progress_data()
         if final.status != "completed":
             typer.echo(f"archon: crawl {final.status}: {final.error or data.get('log', '')}", err=True)

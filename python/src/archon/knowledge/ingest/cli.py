@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import typer
 
 from archon.config import Settings
-from archon.jobs.service import JobService, JobView
+from archon.jobs.cli_progress import follow_with_bar
+from archon.jobs.service import JobService
 from archon.knowledge.ingest.formats import EXTENSIONS
 from archon.knowledge.ingest.uploads import IncomingFile, UploadService
-
-_POLL_SECONDS = 0.3
 
 
 def expand_paths(paths: list[str]) -> list[Path]:
@@ -32,17 +29,6 @@ def expand_paths(paths: list[str]) -> list[Path]:
     return found
 
 
-async def follow(jobs: JobService, job_id: str, on_change: Callable[[JobView], None]) -> JobView:
-    """Poll the job until it finishes, calling `on_change` with each new state."""
-    last = None
-    while True:
-        job = await jobs.get(job_id)
-        if job.updated_at != last:
-            last = job.updated_at
-            on_change(job)
-        if job.finished:
-            return job
-        await asyncio.sleep(_POLL_SECONDS)
 
 
 async def run_ingest(settings: Settings, paths: list[str], *, knowledge_type: str, tags: list[str],
@@ -65,20 +51,7 @@ async def run_ingest(settings: Settings, paths: list[str], *, knowledge_type: st
             job_id = await service.upload(incoming, knowledge_type=knowledge_type, tags=tags,
                                           extract_code_examples=extract_code_examples)
             label = batch[0].name if len(batch) == 1 else f"{len(batch)} files"
-            with typer.progressbar(length=100, label=f"ingesting {label}") as bar:
-                done = [0]
-
-                def show(job: JobView, bar: typer.progressbar = bar, done: list[int] = done) -> None:  # type: ignore[valid-type]
-                    step = int(job.percentage) - done[0]
-                    if step > 0:
-                        bar.update(step)  # type: ignore[attr-defined]
-                        done[0] += step
-
-                try:
-                    final = await follow(jobs, job_id, show)
-                except asyncio.CancelledError:
-                    await jobs.request_cancel(job_id)
-                    raise
+            final = await follow_with_bar(jobs, job_id, f"ingesting {label}")
             data = final.progress_data()
             if final.status == "completed":
                 typer.echo(f"{label}: {data['chunksStored']} chunks stored (progressId {job_id})")

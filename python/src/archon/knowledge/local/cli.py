@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import typer
 
 from archon.config import Settings
-from archon.jobs.service import JobService, JobView
+from archon.jobs.cli_progress import follow_with_bar
+from archon.jobs.service import JobService
 from archon.knowledge.crawling.schemas import CrawlRequest
-from archon.knowledge.ingest.cli import follow
 from archon.knowledge.local.service import LocalSourceService
 
 
@@ -27,20 +26,7 @@ async def run_folder_ingest(settings: Settings, folders: list[Path], *, knowledg
             request = CrawlRequest(url=str(folder), crawl_type="folder", knowledge_type=knowledge_type,
                                    tags=tags, extract_code_examples=extract_code_examples, max_pages=100_000)
             started = await service.start(request, trusted_path=True)
-            with typer.progressbar(length=100, label=f"indexing {folder}") as bar:
-                done = [0]
-
-                def show(job: JobView, bar: typer.progressbar = bar, done: list[int] = done) -> None:  # type: ignore[valid-type]
-                    step = int(job.percentage) - done[0]
-                    if step > 0:
-                        bar.update(step)  # type: ignore[attr-defined]
-                        done[0] += step
-
-                try:
-                    final = await follow(jobs, started.progressId, show)
-                except asyncio.CancelledError:
-                    await jobs.request_cancel(started.progressId)
-                    raise
+            final = await follow_with_bar(jobs, started.progressId, f"indexing {folder}")
             data = final.progress_data()
             if final.status != "completed":
                 typer.echo(f"{folder}: {final.status}: {final.error or ''}", err=True)

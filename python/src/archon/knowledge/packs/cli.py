@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import typer
 
 from archon.config import Settings
-from archon.jobs.service import JobService, JobView
-from archon.knowledge.ingest.cli import follow
+from archon.jobs.cli_progress import follow_with_bar
+from archon.jobs.service import JobService
 from archon.knowledge.packs.service import PackService
 
 
@@ -40,20 +39,7 @@ async def run_import(settings: Settings, data: bytes, filename: str, *, on_confl
         jobs = JobService(runtime.db)
         job_id, source_ids = await PackService(runtime).start_import(data, filename=filename,
                                                                     on_conflict=on_conflict)
-        with typer.progressbar(length=100, label=f"importing {filename}") as bar:
-            done = [0]
-
-            def show(job: JobView, bar: typer.progressbar = bar, done: list[int] = done) -> None:  # type: ignore[valid-type]
-                step = int(job.percentage) - done[0]
-                if step > 0:
-                    bar.update(step)  # type: ignore[attr-defined]
-                    done[0] += step
-
-            try:
-                final = await follow(jobs, job_id, show)
-            except asyncio.CancelledError:
-                await jobs.request_cancel(job_id)
-                raise
+        final = await follow_with_bar(jobs, job_id, f"importing {filename}")
         if final.status != "completed":
             typer.echo(f"archon: import {final.status}: {final.error or ''}", err=True)
             return 1

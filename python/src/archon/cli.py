@@ -284,7 +284,8 @@ def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     source: Annotated[list[str] | None,
                       typer.Option("--source", "-s", help="Only this source id (repeatable).")] = None,
-    mode: Annotated[str, typer.Option("--mode", "-m", help="hybrid, vector or keyword.")] = "hybrid",
+    mode: Annotated[str | None, typer.Option("--mode", "-m", help="hybrid, vector or keyword (default: settings).")
+                    ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many results (1-50).")] = 5,
     pages: Annotated[bool, typer.Option("--pages", help="One result per page.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw response as JSON.")] = False,

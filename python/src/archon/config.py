@@ -119,6 +119,12 @@ class Settings(BaseSettings):
                                         validation_alias=_env("ARCHON_SEARCH_EXACT_THRESHOLD"))
     rerank_model: Path | None = Field(None, validation_alias=_env("ARCHON_RERANK_MODEL"))
     rerank_default: bool = Field(False, validation_alias=_env("ARCHON_RERANK"))
+    rerank_url: str | None = Field(None, pattern=r"^https?://\S+$", validation_alias=_env("ARCHON_RERANK_URL"))
+    rerank_api: Literal["cohere", "tei"] = Field("cohere", validation_alias=_env("ARCHON_RERANK_API"))
+    rerank_remote_model: str | None = Field(None, max_length=200, validation_alias=_env("ARCHON_RERANK_API_MODEL"))
+    rerank_api_key_name: str = Field("RERANK_API_KEY", pattern=r"^[A-Z][A-Z0-9_]{1,63}$",
+                                     validation_alias=_env("ARCHON_RERANK_API_KEY_NAME"))
+    rerank_timeout: float = Field(10.0, gt=0, le=120, validation_alias=_env("ARCHON_RERANK_TIMEOUT"))
     max_page_chars: int = Field(50_000, ge=1000, le=10_000_000, validation_alias=_env("ARCHON_MAX_PAGE_CHARS"))
 
     # --- operations --------------------------------------------------------------

@@ -22,6 +22,8 @@ from archon.knowledge.embeddings import Embedder, create_embedder
 
 log = logging.getLogger(__name__)
 
+WORKER_MIN_TASKS = 8  # queue tasks one worker process runs at once, at least (jobs beyond the cap wait for a slot)
+
 SUPABASE_HINT = (
     "SUPABASE_URL/SUPABASE_SERVICE_KEY are set but DATABASE_URL is not: Archon connects to Postgres "
     "directly. Set DATABASE_URL to your Supabase project's Session pooler connection string "
@@ -91,7 +93,9 @@ class Runtime:
 
         await sync_active_embedder(runtime)
         if settings.run_worker if run_worker is None else run_worker:
-            queue.start_worker(runtime, concurrency=settings.concurrent_crawl_limit,
+            # Task slots of this worker: the job cap itself is the concurrent_crawl_limit runtime setting
+            # (advisory-lock slots, jobs/runner.py), so leave room for raising it without a restart.
+            queue.start_worker(runtime, concurrency=max(settings.concurrent_crawl_limit, WORKER_MIN_TASKS),
                                grace_seconds=settings.shutdown_grace_seconds)
         return runtime
 

@@ -2,7 +2,8 @@
 
 Slots are Postgres advisory locks held on a dedicated connection for the whole job, so the limit
 (CONCURRENT_CRAWL_LIMIT) holds across every worker process and host, and a crashed worker's slot
-frees itself when its connection dies.
+frees itself when its connection dies. The limit is the `concurrent_crawl_limit` runtime setting, read
+at every attempt to start a job.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from archon.errors import ArchonError
 from archon.jobs.progress import JobCancelled, ProgressReporter
 from archon.jobs.service import JobService
 from archon.observability.metrics import JOBS_FINISHED, JOBS_STARTED
+from archon.settings.service import RuntimeSettingsService
 
 if TYPE_CHECKING:
     from archon.runtime import Runtime
@@ -30,17 +32,45 @@ _SLOT_POLL_SECONDS = 0.5
 JobBody = Callable[[ProgressReporter], Awaitable[dict[str, Any]]]
 
 
-async def acquire_slot(conninfo: str, limit: int, *, give_up: Callable[[], Awaitable[bool]],
+# Slot locks held in this database (pg_locks lists the whole cluster's; several databases may share it).
+_HELD_SLOTS = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 "
+               "AND classid::bigint = %s "
+               "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+
+SlotLimit = int | Callable[[], Awaitable[int]]
+
+
+async def _try_slots(conn: psycopg.AsyncConnection[Any], limit: int) -> bool:
+    """Take a free slot below `limit`, keeping it only while at most `limit` slots are held in all.
+
+    The count matters after the limit was lowered: jobs started under the old limit may still hold
+    slots numbered above the new one, and the new limit must hold for the next job start.
+    """
+    for slot in range(limit):
+        cur = await conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (_SLOT_NAMESPACE, slot))
+        row = await cur.fetchone()
+        if row is None or not row[0]:
+            continue
+        held = await (await conn.execute(_HELD_SLOTS, (_SLOT_NAMESPACE,))).fetchone()
+        if held is not None and int(held[0]) <= limit:
+            return True
+        await conn.execute("SELECT pg_advisory_unlock(%s, %s)", (_SLOT_NAMESPACE, slot))
+        return False
+    return False
+
+
+async def acquire_slot(conninfo: str, limit: SlotLimit, *, give_up: Callable[[], Awaitable[bool]],
                        poll: float = _SLOT_POLL_SECONDS) -> psycopg.AsyncConnection[Any] | None:
-    """A connection holding one of `limit` slot locks, or None when `give_up()` turns true first."""
+    """A connection holding one of `limit` slot locks, or None when `give_up()` turns true first.
+
+    `limit` may be a coroutine function: it is asked again on every attempt, so a waiting job follows
+    a changed CONCURRENT_CRAWL_LIMIT setting.
+    """
     conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
     try:
         while True:
-            for slot in range(limit):
-                cur = await conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (_SLOT_NAMESPACE, slot))
-                row = await cur.fetchone()
-                if row is not None and row[0]:
-                    return conn
+            if await _try_slots(conn, limit if isinstance(limit, int) else await limit()):
+                return conn
             if await give_up():
                 await conn.close()
                 return None
@@ -66,7 +96,11 @@ async def run_job(runtime: Runtime, job_id: str, body: JobBody) -> None:
         current = await jobs.find(job_id)
         return current is None or current.finished
 
-    slot = await acquire_slot(runtime.db.conninfo, runtime.settings.concurrent_crawl_limit, give_up=give_up)
+    async def limit() -> int:
+        # The runtime setting (cached ~2 s), so a PUT /api/settings applies to the next job start everywhere.
+        return (await RuntimeSettingsService(runtime).current()).concurrent_crawl_limit
+
+    slot = await acquire_slot(runtime.db.conninfo, limit, give_up=give_up)
     if slot is None:
         return
     try:

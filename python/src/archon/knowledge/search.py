@@ -37,6 +37,8 @@ from archon.knowledge.search_models import (
 from archon.knowledge.search_pages import PageReader
 from archon.observability.metrics import RAG_QUERIES
 from archon.runtime import Runtime
+from archon.settings.schemas import RagSettings
+from archon.settings.service import RuntimeSettingsService
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,17 @@ def _validate(query: str, match_count: int, search_mode: str, return_mode: str) 
     return text
 
 
+def default_mode(rag: RagSettings) -> SearchMode:
+    """The mode of a search that names none: hybrid, or vector when `use_hybrid_search` is off."""
+    return "hybrid" if rag.use_hybrid_search else "vector"
+
+
+def fusion_config(rag: RagSettings) -> FusionConfig:
+    """Reciprocal rank fusion parameters from the runtime settings."""
+    return FusionConfig(k=rag.fusion_k, vector_weight=rag.fusion_vector_weight,
+                        keyword_weight=rag.fusion_keyword_weight, heading_weight=rag.fusion_heading_weight)
+
+
 class SearchService:
     """Retrieval over the knowledge base; REST, MCP and CLI are thin adapters over these methods."""
 
@@ -73,26 +86,33 @@ class SearchService:
         self.runtime = runtime
         self.db = runtime.db
         s = runtime.settings
-        self.fusion = FusionConfig(k=s.search_rrf_k, vector_weight=s.search_vector_weight,
-                                   keyword_weight=s.search_keyword_weight, heading_weight=s.search_heading_weight)
+        # Strategy knobs (hybrid on/off, fusion, rerank) come from the runtime settings per query: cached
+        # in process, so a PUT /api/settings applies to the next search, in every process within seconds.
+        self.settings = RuntimeSettingsService(runtime)
         self.reranker = reranker if reranker is not None else reranker_for(s.rerank_model)
         self.pages = PageReader(runtime.db, max_chars=s.max_page_chars)
 
     # --- public API ------------------------------------------------------------
     async def query(self, query: str, *, match_count: int = 5, filters: SearchFilters = SearchFilters(),
-                    return_mode: ReturnMode = "chunks", search_mode: SearchMode = "hybrid",
+                    return_mode: ReturnMode = "chunks", search_mode: SearchMode | None = None,
                     rerank: bool | None = None) -> SearchResponse:
-        """Search chunks; `pages` mode returns one result per page (its best chunk, page-level score)."""
+        """Search chunks; `pages` mode returns one result per page (its best chunk, page-level score).
+
+        `search_mode` None follows the `use_hybrid_search` setting (hybrid, else vector); `rerank` None
+        follows `use_reranking`.
+        """
         started = time.perf_counter()
+        rag = await self.settings.current()
+        search_mode = search_mode or default_mode(rag)
         text = _validate(query, match_count, search_mode, return_mode)
         RAG_QUERIES.inc()
         want = match_count * (6 if return_mode == "pages" else 1)
         rows, mode, notices = await self._candidates(text, target="chunks", want=want, filters=filters,
                                                      search_mode=search_mode)
-        fused = self._rank(rows, mode)
+        fused = self._rank(rows, mode, fusion_config(rag))
         results = [self._chunk_result(rows[f.key], f) for f in fused]
         reranked = False
-        if self._should_rerank(rerank, notices):
+        if self._should_rerank(rag.use_reranking if rerank is None else rerank, notices):
             results, reranked = await self._rerank(text, results, keep=want), True
         if return_mode == "pages":
             results = self._pages(results, match_count)
@@ -100,16 +120,18 @@ class SearchService:
                               round((time.perf_counter() - started) * 1000, 2), notices)
 
     async def code_examples(self, query: str, *, match_count: int = 5, filters: SearchFilters = SearchFilters(),
-                            search_mode: SearchMode = "hybrid", rerank: bool | None = None) -> SearchResponse:
-        """Search the code-example index (code, language, title, summary, url)."""
+                            search_mode: SearchMode | None = None, rerank: bool | None = None) -> SearchResponse:
+        """Search the code-example index (code, language, title, summary, url); None modes follow the settings."""
         started = time.perf_counter()
+        rag = await self.settings.current()
+        search_mode = search_mode or default_mode(rag)
         text = _validate(query, match_count, search_mode, "chunks")
         RAG_QUERIES.inc()
         rows, mode, notices = await self._candidates(text, target="code", want=match_count, filters=filters,
                                                      search_mode=search_mode)
-        results = [self._code_result(rows[f.key], f) for f in self._rank(rows, mode)]
+        results = [self._code_result(rows[f.key], f) for f in self._rank(rows, mode, fusion_config(rag))]
         reranked = False
-        if self._should_rerank(rerank, notices):
+        if self._should_rerank(rag.use_reranking if rerank is None else rerank, notices):
             results, reranked = await self._rerank(text, results, keep=match_count), True
         return SearchResponse(results[:match_count], mode, "chunks", reranked,
                               round((time.perf_counter() - started) * 1000, 2), notices)
@@ -223,7 +245,7 @@ class SearchService:
         return {int(r["item_id"]): r for r in rows}, mode, notices
 
     # --- ranking -------------------------------------------------------------------
-    def _rank(self, rows: dict[int, dict[str, Any]], mode: SearchMode) -> list[Fused[int]]:
+    def _rank(self, rows: dict[int, dict[str, Any]], mode: SearchMode, fusion: FusionConfig) -> list[Fused[int]]:
         vector = sorted((k for k, r in rows.items() if r["distance"] is not None),
                         key=lambda k: (rows[k]["distance"], k))
         keyword = sorted((k for k, r in rows.items() if r["keyword_score"] is not None),
@@ -237,7 +259,7 @@ class SearchService:
         headings = {k for k in keyword if (rows[k]["heading_rank"] or 0) > 0}
         # keyword_score >= 1: the chunk has every term or an identifier of the query (see search_sql)
         partial = {k for k in keyword if float(rows[k]["keyword_score"]) < 1}
-        return rrf(vector, keyword, config=self.fusion, heading_hits=headings, partial_hits=partial)
+        return rrf(vector, keyword, config=fusion, heading_hits=headings, partial_hits=partial)
 
     @staticmethod
     def _chunk_result(row: dict[str, Any], fused: Fused[int]) -> SearchResult:
@@ -263,8 +285,7 @@ class SearchService:
             pages.append(best)
         return pages
 
-    def _should_rerank(self, rerank: bool | None, notices: list[str]) -> bool:
-        wanted = self.runtime.settings.rerank_default if rerank is None else rerank
+    def _should_rerank(self, wanted: bool, notices: list[str]) -> bool:
         if wanted and self.reranker is None:
             notices.append("rerank requested but no reranker is configured (ARCHON_RERANK_MODEL)")
         return bool(wanted and self.reranker is not None)

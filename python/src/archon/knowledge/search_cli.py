@@ -24,7 +24,7 @@ def render(response: SearchResponse, *, snippet_chars: int = 240) -> str:
     return "\n".join(lines)
 
 
-async def run_search(settings: Settings, query: str, *, sources: list[str], mode: SearchMode, limit: int,
+async def run_search(settings: Settings, query: str, *, sources: list[str], mode: SearchMode | None, limit: int,
                      return_mode: ReturnMode, as_json: bool) -> str:
     """Start a runtime without a worker, search once, return the rendered output."""
     runtime = await Runtime.start(settings, run_worker=False)

@@ -22,7 +22,8 @@ class _SearchRequest(BaseModel):
     knowledge_type: Literal["technical", "business", "general"] | None = None
     tags: list[str] | None = Field(None, max_length=50, description="Sources with any of these tags.")
     project_id: UUID | None = Field(None, description="Only the sources linked to this project.")
-    search_mode: Literal["hybrid", "vector", "keyword"] = "hybrid"
+    search_mode: Literal["hybrid", "vector", "keyword"] | None = Field(
+        None, description="Default: hybrid, or vector when use_hybrid_search is off in the settings.")
     rerank: bool | None = Field(None, description="Rerank with the configured cross-encoder (if any).")
 
     @field_validator("query")

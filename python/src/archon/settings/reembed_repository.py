@@ -86,15 +86,18 @@ class ReembedRepository:
         assert row is not None
         return int(row["total"]), int(row["missing"])
 
-    async def missing(self, kind: Kind, model_id: int, *, after_id: int, limit: int) -> list[Item]:
-        """The next `limit` items (by id, after `after_id`) with no vector of `model_id`."""
+    async def missing(self, kind: Kind, model_id: int, *, after_id: int, limit: int,
+                      page_id: int | None = None) -> list[Item]:
+        """The next `limit` items (by id, after `after_id`; of one page if given) with no vector of `model_id`."""
+        page_filter = sql.SQL("AND t.page_id = %s ") if page_id is not None else sql.SQL("")
+        params = (after_id, *([page_id] if page_id is not None else []), model_id, limit)
         async with self.db.connection() as conn:
             rows = await (await conn.execute(sql.SQL(
-                "SELECT t.id, t.source_id, {text} AS text FROM {table} t WHERE t.id > %s AND NOT EXISTS "
+                "SELECT t.id, t.source_id, {text} AS text FROM {table} t WHERE t.id > %s {page} AND NOT EXISTS "
                 "(SELECT 1 FROM {vectors} e WHERE e.model_id = %s AND e.{id_col} = t.id) ORDER BY t.id LIMIT %s"
-            ).format(text=sql.SQL(kind.text_sql), table=sql.Identifier(kind.table),
+            ).format(text=sql.SQL(kind.text_sql), table=sql.Identifier(kind.table), page=page_filter,
                      vectors=sql.Identifier(kind.vectors), id_col=sql.Identifier(kind.id_column)),
-                (after_id, model_id, limit))).fetchall()
+                params)).fetchall()
         return [Item(int(r["id"]), str(r["source_id"]), str(r["text"])) for r in rows]
 
     async def store(self, kind: Kind, model: EmbeddingModel, items: Sequence[Item],

@@ -21,15 +21,16 @@ log = logging.getLogger(__name__)
 MAX_HTML_CHARS = 8 * 1024 * 1024  # a page larger than this is cut: html2text's cost grows with size
 
 
-def _prepare_in_worker(max_tokens: int, fields: dict[str, Any]) -> PageInput | None:
+def _prepare_in_worker(max_tokens: int, fields: dict[str, Any], options: Any = None) -> PageInput | None:
     """PagePipeline.prepare (clean, chunk, extract code: pure CPU) run in a worker process.
 
-    prepare() only reads `self.embedder.max_tokens`; a stand-in with that attribute lets the
-    worker run the pipeline's own code. Anything unexpected falls back to the caller's process.
+    prepare() only reads `self.embedder.max_tokens` and `self.options` (the job's PipelineOptions); a
+    stand-in with those attributes lets the worker run the pipeline's own code. Anything unexpected
+    falls back to the caller's process.
     """
     from archon.knowledge.ingest.pipeline import PagePipeline
 
-    stand_in = SimpleNamespace(embedder=SimpleNamespace(max_tokens=max_tokens))
+    stand_in = SimpleNamespace(embedder=SimpleNamespace(max_tokens=max_tokens), options=options)
     try:
         return PagePipeline.prepare(stand_in, **fields)  # type: ignore[arg-type]
     except Exception:  # the caller prepares the page itself
@@ -84,12 +85,12 @@ class ConverterPool:
                 self._reset(executor)
         raise RuntimeError(f"HTML conversion failed for {url}: worker process died twice")
 
-    async def prepare(self, max_tokens: int, **fields: Any) -> PageInput | None:
-        """Chunk a page's markdown in a worker process (None: let the caller do it)."""
+    async def prepare(self, max_tokens: int, options: Any = None, **fields: Any) -> PageInput | None:
+        """Chunk a page's markdown in a worker process with the job's PipelineOptions (None: caller does it)."""
         loop = asyncio.get_running_loop()
         executor = self._get()
         try:
-            return await loop.run_in_executor(executor, _prepare_in_worker, max_tokens, fields)
+            return await loop.run_in_executor(executor, _prepare_in_worker, max_tokens, fields, options)
         except BrokenProcessPool:
             self._reset(executor)
             return None

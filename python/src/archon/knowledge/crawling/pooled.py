@@ -23,7 +23,9 @@ class PooledPipeline(PagePipeline):
     async def index_pooled(self, source_id: str, **fields: Any) -> IndexResult:
         """index_document(source_id, **fields) with prepare() run in a worker process."""
         prepare_fields = {k: v for k, v in fields.items() if k != "skip_if_unchanged"}
-        page = await shared_pool().prepare(self.embedder.max_tokens, **prepare_fields)
+        options = await self.load_options()
+        await self.follow_active_model()  # chunk for the model that will embed the page
+        page = await shared_pool().prepare(self.embedder.max_tokens, options, **prepare_fields)
         if page is not None:
             self._prepared[fields["url"]] = page
         try:

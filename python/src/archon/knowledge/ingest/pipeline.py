@@ -35,6 +35,27 @@ EmbedProgress = Callable[[int, int], Awaitable[None]]
 
 
 @dataclass(frozen=True)
+class PipelineOptions:
+    """The runtime settings one ingestion job works with (read once, at its start, for consistent pages)."""
+
+    chunk_tokens: int | None = None  # None: from the embedding model's window (target_tokens)
+    overlap_tokens: int = OVERLAP_TOKENS
+    extract_code: bool = True  # off: no code examples whatever the request says
+    contextual_embeddings: bool = False  # situate each chunk with the chat model before embedding
+
+    @classmethod
+    def of(cls, rag: Any) -> PipelineOptions:
+        """From a `RagSettings` (chunk_size, chunk_overlap, extract_code_examples, use_contextual_embeddings)."""
+        return cls(chunk_tokens=rag.chunk_size, overlap_tokens=rag.chunk_overlap,
+                   extract_code=rag.extract_code_examples, contextual_embeddings=rag.use_contextual_embeddings)
+
+    def chunk_size(self, max_tokens: int) -> tuple[int, int]:
+        """(target, overlap) chunk sizes in word pieces for a model window of `max_tokens`."""
+        target = self.chunk_tokens or target_tokens(max_tokens)
+        return target, min(self.overlap_tokens, target // 2)
+
+
+@dataclass(frozen=True)
 class IndexResult:
     page_id: int
     chunk_count: int
@@ -64,8 +85,9 @@ def code_embedding_text(example: CodeExampleInput) -> str:
 class PagePipeline:
     """Turns one document's markdown into a stored page with chunks, code examples and vectors."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, options: PipelineOptions | None = None) -> None:
         self.runtime = runtime
+        self.options = options  # None: read from the runtime settings by the first indexed page
         self.embedder = runtime.embedder
         self.repository = KnowledgeRepository(runtime.db)
         self.models = EmbeddingModelRepository(runtime.db)
@@ -79,9 +101,10 @@ class PagePipeline:
         """Clean, chunk and extract code (CPU only, no IO)."""
         cleaned = clean_markdown(markdown)
         title = " ".join(strip_invisible(title).split())[:500]
-        chunks = chunk_markdown(cleaned, title=title, target_tokens=target_tokens(self.embedder.max_tokens),
-                                overlap_tokens=OVERLAP_TOKENS)
-        examples = extract_code_examples(cleaned, title=title) if extract_code else []
+        options = self.options or PipelineOptions()
+        target, overlap = options.chunk_size(self.embedder.max_tokens)
+        chunks = chunk_markdown(cleaned, title=title, target_tokens=target, overlap_tokens=overlap)
+        examples = extract_code_examples(cleaned, title=title) if extract_code and options.extract_code else []
         return PageInput(
             url=url, markdown=cleaned, content_hash=hashlib.sha256(cleaned.encode("utf-8")).hexdigest(),
             title=title, etag=etag, last_modified=last_modified, section_order=section_order,
@@ -109,6 +132,24 @@ class PagePipeline:
         split = len(page.chunks)
         return vectors[:split], vectors[split:]
 
+    async def load_options(self) -> PipelineOptions:
+        """The job's options: the runtime settings as they are when the job indexes its first page."""
+        if self.options is None:
+            from archon.settings.service import RuntimeSettingsService
+
+            self.options = PipelineOptions.of(await RuntimeSettingsService(self.runtime).current())
+        return self.options
+
+    async def follow_active_model(self) -> None:
+        """Embed with the active model's embedder, noticing a switch made by any process (checked ~1/s)."""
+        from archon.settings.active import active_embedder
+
+        embedder = await active_embedder(self.runtime)
+        if embedder is not self.embedder:
+            self.embedder = embedder
+            self._batcher = EmbedBatcher(embedder, max_texts=EMBED_BATCH)
+            self._model = None
+
     async def model(self, dimensions: int | None = None) -> EmbeddingModel:
         """The registered model row for this embedder (made active if no model is active yet)."""
         dims = dimensions or self.embedder.dimensions
@@ -133,6 +174,8 @@ class PagePipeline:
         With `skip_if_unchanged`, a page whose content hash matches the stored one is not re-embedded
         (its ETag/Last-Modified are still refreshed by the caller's next full store).
         """
+        await self.load_options()
+        await self.follow_active_model()
         page = self.prepare(url=url, markdown=markdown, title=title, etag=etag, last_modified=last_modified,
                             extract_code=extract_code, section_order=section_order, metadata=metadata)
         if skip_if_unchanged:
@@ -148,4 +191,8 @@ class PagePipeline:
                                                          chunk_vectors=chunk_vectors, code_vectors=code_vectors)
         except psycopg.errors.ForeignKeyViolation as exc:
             raise NotFound(f"knowledge item {source_id!r} no longer exists (deleted while indexing)") from exc
+        from archon.settings.active import backfill_page
+
+        # Another process may have switched the active model while this page was embedded.
+        await backfill_page(self.runtime, page_id, model)
         return IndexResult(page_id, len(page.chunks), len(page.code_examples))

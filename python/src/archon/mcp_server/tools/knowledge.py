@@ -179,9 +179,9 @@ def register(registry: ToolRegistry) -> None:
             Literal["chunks", "pages"], Field(description="chunks: best passages; pages: one result per page.")
         ] = "chunks",
         search_mode: Annotated[
-            Literal["hybrid", "vector", "keyword"],
+            Literal["hybrid", "vector", "keyword"] | None,
             Field(description="hybrid (default) combines meaning and exact terms; keyword for identifiers."),
-        ] = "hybrid",
+        ] = None,
     ) -> KnowledgeResults:
         """Search the documentation the user indexed in Archon (hybrid semantic + keyword search).
 

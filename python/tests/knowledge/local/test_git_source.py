@@ -79,3 +79,22 @@ async def test_git_urls_other_than_https_or_allowed_paths_are_refused(api: httpx
         resp = await api.post("/api/knowledge-items/crawl", json={"url": url, "crawl_type": "git"})
         assert resp.status_code == 422, (url, resp.text)
         assert "url" in str(resp.json()["detail"])
+
+
+async def test_git_connects_to_the_pinned_address_not_a_fresh_dns_answer(tmp_path: Path) -> None:
+    """The SSRF guard's validated address is what libcurl connects to (no DNS-rebinding window)."""
+    import pytest
+
+    from archon.knowledge.local import git
+    from tests.conftest import free_port
+
+    port = free_port()  # nothing listens there: the error tells us where git tried to go
+    url = f"https://rebind.invalid:{port}/project.git"
+    with pytest.raises(git.GitError) as unpinned:
+        await git.checkout(url, tmp_path / "a", timeout=30)
+    assert "resolve" in unpinned.value.message.lower()
+    with pytest.raises(git.GitError) as pinned:
+        await git.checkout(url, tmp_path / "b", timeout=30,
+                           config=git.pin_config("rebind.invalid", port, ["127.0.0.1"]))
+    message = pinned.value.message.lower()
+    assert "resolve" not in message and "connect" in message, message

@@ -32,10 +32,21 @@ def _env() -> dict[str, str]:
             "GIT_ALLOW_PROTOCOL": "https:file", "GIT_CONFIG_NOSYSTEM": "1", "GIT_LFS_SKIP_SMUDGE": "1"}
 
 
-async def run_git(*args: str, cwd: Path | None = None, timeout: float = GIT_TIMEOUT_SECONDS) -> str:
+def pin_config(host: str, port: int, addresses: list[str]) -> tuple[str, ...]:
+    """git config that makes libcurl connect to `addresses` for host:port, never to a fresh DNS answer.
+
+    The SSRF guard validated these addresses; pinning them closes the DNS-rebinding window between that
+    check and git's own lookup (git has no connect-time hook of its own).
+    """
+    spelled = ",".join(f"[{a}]" if ":" in a else a for a in addresses)
+    return ("-c", f"http.curloptResolve={host}:{port}:{spelled}")
+
+
+async def run_git(*args: str, cwd: Path | None = None, timeout: float = GIT_TIMEOUT_SECONDS,
+                  config: tuple[str, ...] = ()) -> str:
     """Run git with the protocol allow-list; GitError with git's last message on failure or timeout."""
     process = await asyncio.create_subprocess_exec(
-        "git", *_PROTOCOL_CONFIG, *args, cwd=str(cwd) if cwd else None, env=_env(),
+        "git", *_PROTOCOL_CONFIG, *config, *args, cwd=str(cwd) if cwd else None, env=_env(),
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
         out, err = await asyncio.wait_for(process.communicate(), timeout)
@@ -61,15 +72,18 @@ def _prepare(dest: Path) -> bool:
 
 
 async def checkout(url: str, dest: Path, *, branch: str | None = None,
-                   timeout: float = GIT_TIMEOUT_SECONDS) -> str:
-    """Clone `url` shallowly into `dest`, or fetch and reset an existing checkout; return the HEAD commit."""
+                   timeout: float = GIT_TIMEOUT_SECONDS, config: tuple[str, ...] = ()) -> str:
+    """Clone `url` shallowly into `dest`, or fetch and reset an existing checkout; return the HEAD commit.
+
+    `config` is extra `-c` options for the network commands (the DNS pin from `pin_config`).
+    """
     if await asyncio.to_thread(_prepare, dest):
         ref = branch or "HEAD"
         await run_git("fetch", "--depth", "1", "--no-recurse-submodules", "--no-tags", "origin", ref, cwd=dest,
-                      timeout=timeout)
+                      timeout=timeout, config=config)
         await run_git("reset", "--hard", "--quiet", "FETCH_HEAD", cwd=dest, timeout=timeout)
     else:
         extra = ["--branch", branch] if branch else []
         await run_git("clone", "--depth", "1", "--single-branch", "--no-recurse-submodules", "--no-tags", *extra,
-                      "--", url, str(dest), timeout=timeout)
+                      "--", url, str(dest), timeout=timeout, config=config)
     return (await run_git("rev-parse", "HEAD", cwd=dest, timeout=timeout)).strip()

@@ -49,17 +49,20 @@ class LocalSourceService:
         self.knowledge = KnowledgeService(runtime)
 
     # --- locations -----------------------------------------------------------------
-    async def _git_location(self, url: str) -> tuple[str, str]:
-        """(clone URL, display URL) for an https URL (SSRF-checked) or an allowed server-side path."""
+    async def _git_location(self, url: str) -> tuple[str, str, tuple[str, ...]]:
+        """(clone URL, display URL, git DNS pin) for an https URL (SSRF-checked) or an allowed server-side path."""
         if url.startswith("https://"):
+            policy = EgressPolicy(self.settings.crawl_allowed_hosts)
             try:
-                await EgressPolicy(self.settings.crawl_allowed_hosts).check_url_resolved(url)
+                target = policy.check_url(url)
+                addresses = await policy.resolve(target.host, target.port)
             except BlockedURL as exc:
                 raise Invalid(f"url: {exc.message}", detail=[{"field": "url", "message": exc.message}]) from None
-            return url, url.rstrip("/")
+            pin = git.pin_config(target.host, target.port, [str(ip) for ip in addresses])
+            return url, url.rstrip("/"), pin
         if url.startswith(("/", "file://")):
             real = resolve_under_roots(url, self.settings.local_source_roots)
-            return real.as_uri(), str(real)
+            return real.as_uri(), str(real), ()
         raise Invalid("url: a git source is an https:// URL or a server-side path under ARCHON_LOCAL_SOURCE_ROOTS",
                       detail=[{"field": "url", "message": "only https and local paths are allowed"}])
 
@@ -82,7 +85,7 @@ class LocalSourceService:
             real = await asyncio.to_thread(self._folder, request.url, trusted_path)
             location, title = str(real), real.name or str(real)
         elif kind == "git":
-            _, location = await self._git_location(request.url)
+            _, location, _ = await self._git_location(request.url)
             title = location.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git") or location
         else:
             raise Invalid("crawl_type must be folder or git here", detail=[{"field": "crawl_type", "message": kind}])
@@ -161,10 +164,10 @@ class LocalSourceService:
         final: dict[str, Any] = {}
         include = request.include_patterns or None
         if request.crawl_type == "git":
-            clone_url, display = await self._git_location(request.url)
+            clone_url, display, pin = await self._git_location(request.url)
             await reporter.update(status="cloning", percentage=1, current_url=display, log=f"fetching {display}")
             root = self.checkout_dir(source_id)
-            final["commit"] = await git.checkout(clone_url, root)
+            final["commit"] = await git.checkout(clone_url, root, config=pin)
             include = include or DEFAULT_GIT_GLOBS
             code_only = True
         else:

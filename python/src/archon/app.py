@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from archon import __version__
-from archon.api.auth import BearerAuthMiddleware, api_paths
+from archon.api.auth import BearerAuthMiddleware, api_paths, rest_is_write
 from archon.api.errors import ERROR_RESPONSES, install_error_handlers
 from archon.api.ratelimit import RateLimitMiddleware, rest_rules
 from archon.config import Settings
@@ -93,7 +93,9 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.rate_limit_enabled:
         app.add_middleware(RateLimitMiddleware, rules=rest_rules(settings))
     if settings.api_key is not None:
-        app.add_middleware(BearerAuthMiddleware, api_key=settings.api_key.get_secret_value(), protects=api_paths)
+        app.add_middleware(BearerAuthMiddleware, api_key=settings.api_key.get_secret_value(), protects=api_paths,
+                           readonly_keys=[k.get_secret_value() for k in settings.readonly_api_keys],
+                           is_write=rest_is_write)
     if settings.enable_cors:
         app.add_middleware(
             CORSMiddleware,

@@ -49,6 +49,7 @@ def _setup(settings: Settings, *, stream: object = None) -> None:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     secrets = [s.get_secret_value() for s in (settings.api_key, settings.openai_api_key, settings.database_url,
                                               settings.supabase_service_key, settings.encryption_key) if s]
+    secrets += [key.get_secret_value() for key in settings.readonly_api_keys]
     configure_logging(settings.log_level, settings.log_dir, stream=stream, secrets=secrets)  # type: ignore[arg-type]
 
 

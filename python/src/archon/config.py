@@ -37,6 +37,7 @@ def _env(*names: str) -> AliasChoices:
 
 
 CsvList = Annotated[list[str], NoDecode, BeforeValidator(_split_csv)]
+SecretCsvList = Annotated[list[SecretStr], NoDecode, BeforeValidator(_split_csv)]
 ByteSize = Annotated[int, BeforeValidator(parse_size)]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 McpToolSet = Literal["all", "read-only", "knowledge", "tasks"]
@@ -70,6 +71,14 @@ class Settings(BaseSettings):
     encryption_key: SecretStr | None = Field(None, validation_alias=_env("ENCRYPTION_KEY"))
     mcp_allowed_hosts: CsvList = Field(default_factory=list, validation_alias=_env("ARCHON_MCP_ALLOWED_HOSTS"))
     mcp_tools: McpToolSet = Field("all", validation_alias=_env("ARCHON_MCP_TOOLS"))
+    # Read-only bearer keys (REST reads, MCP read tools); ARCHON_API_KEY stays the full-access key.
+    readonly_api_keys: SecretCsvList = Field(default_factory=list, validation_alias=_env("ARCHON_READONLY_API_KEYS"))
+    # Optional OAuth resource-server mode for the MCP HTTP transports (JWT access tokens from an issuer).
+    mcp_oauth_issuer: str | None = Field(None, validation_alias=_env("ARCHON_MCP_OAUTH_ISSUER"))
+    mcp_oauth_jwks_url: str | None = Field(None, validation_alias=_env("ARCHON_MCP_OAUTH_JWKS_URL"))
+    mcp_oauth_audience: str | None = Field(None, validation_alias=_env("ARCHON_MCP_OAUTH_AUDIENCE"))
+    mcp_oauth_write_scope: str = Field("archon:write", min_length=1,
+                                       validation_alias=_env("ARCHON_MCP_OAUTH_WRITE_SCOPE"))
     # Inbound rate limits per client address (limits syntax: `20/minute`, `5/second;100/hour`).
     rate_limit_enabled: bool = Field(True, validation_alias=_env("ARCHON_RATE_LIMIT_ENABLED"))
     rate_limit_crawl: str = Field("20/minute", validation_alias=_env("ARCHON_RATE_LIMIT_CRAWL"))
@@ -163,6 +172,30 @@ class Settings(BaseSettings):
             # The default follows FRONTEND_PORT so a dashboard moved to another port still reaches the API.
             self.cors_origins = [f"http://localhost:{self.frontend_port}", f"http://127.0.0.1:{self.frontend_port}"]
         return self
+
+    @model_validator(mode="after")
+    def _auth_consistency(self) -> Settings:
+        if self.readonly_api_keys and self.api_key is None:
+            raise ValueError("ARCHON_READONLY_API_KEYS needs ARCHON_API_KEY (the full-access key) to be set too")
+        if self.api_key is not None and any(k.get_secret_value() == self.api_key.get_secret_value()
+                                            for k in self.readonly_api_keys):
+            raise ValueError("ARCHON_READONLY_API_KEYS must not contain ARCHON_API_KEY")
+        if self.mcp_oauth_issuer and not self.mcp_oauth_jwks_url:
+            raise ValueError("ARCHON_MCP_OAUTH_ISSUER needs ARCHON_MCP_OAUTH_JWKS_URL (where the issuer's keys are)")
+        for name in ("mcp_oauth_issuer", "mcp_oauth_jwks_url", "mcp_oauth_audience"):
+            value = getattr(self, name)
+            if value is not None and not re.match(r"^https?://[^/\s]+", value):
+                raise ValueError(f"{env_name(name)} must be an http(s) URL, got {value!r}")
+        return self
+
+    @property
+    def mcp_oauth_resource(self) -> str:
+        """This MCP server's resource URL: the `aud` its OAuth access tokens must carry."""
+        if self.mcp_oauth_audience:
+            return self.mcp_oauth_audience
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.mcp_port}/mcp"
 
     @property
     def is_loopback_bind(self) -> bool:

@@ -1,6 +1,6 @@
 """Security suite fixtures: planted canary secrets, a secured app, and a guard that scans every output.
 
-Canaries: the API key (`ARCHON_API_KEY`), the database password (a Postgres role created for the suite)
+Canaries: the API key (`ARCHON_API_KEY`), a read-only key, the database password (a Postgres role created for the suite)
 and a provider key stored as a credential. Every test here runs under `leak_guard`: after the test, no
 HTTP response seen through `Recorder`, no log record (as Archon's handlers write it), no log file in the
 data directory and no recorded WebSocket/MCP output may contain any canary (raw, base64, URL-encoded).
@@ -27,7 +27,8 @@ from tests.conftest import PgServer, make_settings
 API_KEY = f"ak-canary-{uuid.uuid4().hex}"
 DB_PASSWORD = f"pw-canary-{uuid.uuid4().hex}"
 PROVIDER_KEY = f"sk-canary-{uuid.uuid4().hex}"
-CANARIES = (API_KEY, DB_PASSWORD, PROVIDER_KEY)
+READONLY_KEY = f"ro-canary-{uuid.uuid4().hex}"  # an ARCHON_READONLY_API_KEYS entry (S13)
+CANARIES = (API_KEY, DB_PASSWORD, PROVIDER_KEY, READONLY_KEY)
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 LEAKS: list[str] = []  # session-wide: every leak any test found (reported at the end as well)
 
@@ -99,7 +100,7 @@ def recorder() -> Recorder:
 def leak_guard(tmp_path: Path, recorder: Recorder) -> Iterator[None]:
     """Archon's real logging at DEBUG into the test's data dir; afterwards scan every output for canaries."""
     log_dir = tmp_path / "data" / "logs"
-    configure_logging("DEBUG", log_dir, stream=None, secrets=CANARIES[:1])
+    configure_logging("DEBUG", log_dir, stream=None, secrets=[API_KEY, READONLY_KEY])
     written = WrittenLog()
     root = logging.getLogger()
     root.addHandler(written)

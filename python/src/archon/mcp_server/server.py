@@ -23,7 +23,15 @@ from archon.api.auth import BearerAuthMiddleware, all_paths
 from archon.api.ratelimit import RateLimitMiddleware, mcp_rules
 from archon.config import Settings
 from archon.mcp_server import resources
+from archon.mcp_server.access import AccessGuard
 from archon.mcp_server.logs import McpLog
+from archon.mcp_server.oauth import (
+    JwtTokenVerifier,
+    OAuthAccessMiddleware,
+    auth_settings,
+    oauth_enabled,
+    root_metadata_route,
+)
 from archon.mcp_server.sessions import SessionRegistry
 from archon.mcp_server.toolkit import CallLogger, ToolDef, ToolRegistry
 from archon.mcp_server.tools import register_all
@@ -47,12 +55,19 @@ class ArchonMCPServer(MCPServer):
     def __init__(self, holder: RuntimeHolder, settings: Settings) -> None:
         self.activity = McpLog()
         self.sessions = SessionRegistry(self.activity)
+        registry = ToolRegistry(holder)
+        register_all(registry)
+        # Read-only tokens (ARCHON_READONLY_API_KEYS, OAuth without the write scope) get the read tools only.
+        guard = AccessGuard(t.name for t in registry.tools.values() if not t.read_only)
+        oauth = oauth_enabled(settings)
         super().__init__(
             name="archon",
             version=__version__,
             instructions=INSTRUCTIONS,
             subscriptions=self.sessions.bus,
-            middleware=[CallLogger(self.activity), self.sessions],
+            middleware=[CallLogger(self.activity), self.sessions, guard],
+            auth=auth_settings(settings) if oauth else None,
+            token_verifier=JwtTokenVerifier(settings) if oauth else None,
         )
         self.holder = holder
         self.archon_settings = settings
@@ -60,8 +75,6 @@ class ArchonMCPServer(MCPServer):
         self.watcher: KnowledgeWatcher | None = None  # the running HTTP app's NOTIFY listener
         self.http_started_at: float | None = None
         self._advertise_resource_list_changes()
-        registry = ToolRegistry(holder)
-        register_all(registry)
         self.tool_defs: list[ToolDef] = registry.selected(settings.mcp_tools)
         registry.install(self, settings.mcp_tools)
         self.resource_provider = resources.register(self, holder)
@@ -139,13 +152,20 @@ def build_mcp_http_app(server: ArchonMCPServer, settings: Settings, holder: Runt
                 server.activity.add("INFO", "MCP HTTP transports stopped")
 
     middleware = []
-    if settings.api_key is not None:
+    routes = [*http_app.routes, *sse_app.routes]
+    if oauth_enabled(settings):
+        # The SDK wraps the transport routes in RequireAuthMiddleware; the user it checks comes from here.
+        middleware += [*http_app.user_middleware,
+                       Middleware(OAuthAccessMiddleware, write_scope=settings.mcp_oauth_write_scope)]
+        routes += root_metadata_route(routes, settings)
+    elif settings.api_key is not None:
         middleware.append(
-            Middleware(BearerAuthMiddleware, api_key=settings.api_key.get_secret_value(), protects=all_paths)
+            Middleware(BearerAuthMiddleware, api_key=settings.api_key.get_secret_value(), protects=all_paths,
+                       readonly_keys=[k.get_secret_value() for k in settings.readonly_api_keys])
         )
     if settings.rate_limit_enabled:
         middleware.append(Middleware(RateLimitMiddleware, rules=mcp_rules(settings)))
-    app = Starlette(routes=[*http_app.routes, *sse_app.routes], middleware=middleware, lifespan=lifespan)
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.lifespan_used = False
     if server.listener is None:
         from archon.mcp_server.listener import McpListener

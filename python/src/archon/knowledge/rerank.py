@@ -1,4 +1,7 @@
-"""Optional second-stage reranking with a cross-encoder loaded from a local folder (never downloaded)."""
+"""Optional second-stage reranking: a served rerank API (`rerank_http.py`) or a local cross-encoder folder.
+
+Nothing is ever downloaded: the local model must already be in a folder, the served one runs elsewhere.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,13 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from archon.errors import Unavailable
+from archon.knowledge.rerank_http import HttpReranker, credential_key
+
+if TYPE_CHECKING:
+    from archon.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -66,3 +73,20 @@ def reranker_for(path: Path | None) -> Reranker | None:
     if path not in _RERANKERS:
         _RERANKERS[path] = CrossEncoderReranker(path)
     return _RERANKERS[path]
+
+
+_STATE = "knowledge.reranker"
+
+
+def reranker_from(runtime: Runtime) -> Reranker | None:
+    """The runtime's reranker: the HTTP rerank API when ARCHON_RERANK_URL is set, else the local folder, else None."""
+    s = runtime.settings
+    if s.rerank_url is None:
+        return reranker_for(s.rerank_model)
+    cached = runtime.state.get(_STATE)
+    if isinstance(cached, HttpReranker):
+        return cached
+    reranker = HttpReranker(s.rerank_url, api=s.rerank_api, model=s.rerank_remote_model,
+                            api_key=credential_key(runtime, s.rerank_api_key_name), timeout=s.rerank_timeout)
+    runtime.state[_STATE] = reranker
+    return reranker

@@ -19,7 +19,7 @@ from archon.knowledge.embeddings import Embedder
 from archon.knowledge.fusion import Fused, FusionConfig, group_pages, identifiers, rrf
 from archon.knowledge.models import EmbeddingModel
 from archon.knowledge.query_embedding import QueryEmbeddings
-from archon.knowledge.rerank import Reranker, reranker_for
+from archon.knowledge.rerank import Reranker, reranker_from
 from archon.knowledge.search_models import (
     MAX_MATCH_COUNT,
     MAX_QUERY_CHARS,
@@ -89,7 +89,7 @@ class SearchService:
         # Strategy knobs (hybrid on/off, fusion, rerank) come from the runtime settings per query: cached
         # in process, so a PUT /api/settings applies to the next search, in every process within seconds.
         self.settings = RuntimeSettingsService(runtime)
-        self.reranker = reranker if reranker is not None else reranker_for(s.rerank_model)
+        self.reranker = reranker if reranker is not None else reranker_from(runtime)
         self.pages = PageReader(runtime.db, max_chars=s.max_page_chars)
 
     # --- public API ------------------------------------------------------------
@@ -113,7 +113,7 @@ class SearchService:
         results = [self._chunk_result(rows[f.key], f) for f in fused]
         reranked = False
         if self._should_rerank(rag.use_reranking if rerank is None else rerank, notices):
-            results, reranked = await self._rerank(text, results, keep=want), True
+            results, reranked = await self._rerank(text, results, keep=want, notices=notices)
         if return_mode == "pages":
             results = self._pages(results, match_count)
         return SearchResponse(results[:match_count], mode, return_mode, reranked,
@@ -132,7 +132,7 @@ class SearchService:
         results = [self._code_result(rows[f.key], f) for f in self._rank(rows, mode, fusion_config(rag))]
         reranked = False
         if self._should_rerank(rag.use_reranking if rerank is None else rerank, notices):
-            results, reranked = await self._rerank(text, results, keep=match_count), True
+            results, reranked = await self._rerank(text, results, keep=match_count, notices=notices)
         return SearchResponse(results[:match_count], mode, "chunks", reranked,
                               round((time.perf_counter() - started) * 1000, 2), notices)
 
@@ -287,15 +287,23 @@ class SearchService:
 
     def _should_rerank(self, wanted: bool, notices: list[str]) -> bool:
         if wanted and self.reranker is None:
-            notices.append("rerank requested but no reranker is configured (ARCHON_RERANK_MODEL)")
+            notices.append("rerank requested but no reranker is configured "
+                           "(ARCHON_RERANK_URL or ARCHON_RERANK_MODEL)")
         return bool(wanted and self.reranker is not None)
 
-    async def _rerank(self, query: str, results: list[Any], *, keep: int) -> list[Any]:
+    async def _rerank(self, query: str, results: list[Any], *, keep: int,
+                      notices: list[str]) -> tuple[list[Any], bool]:
+        """Rerank the top candidates; on any reranker failure keep the fused order and say so in a notice."""
         assert self.reranker is not None
         pool = results[:max(keep * 4, 20)]
         texts = [" > ".join(r.headings) + "\n" + r.content if isinstance(r, SearchResult)
                  else f"{r.title}\n{r.summary}\n{r.code}" for r in pool]
-        scores = await self.reranker.score(query, texts)
+        try:
+            scores = await self.reranker.score(query, texts)
+        except Exception as exc:  # a reranker is an optional extra: search answers without it
+            log.warning("rerank failed (%s): %s", self.reranker.name, exc)
+            notices.append(f"rerank failed, results are not reranked: {exc}")
+            return results, False
         for r, s in zip(pool, scores, strict=True):
             r.score = round(float(s), 6)
-        return sorted(pool, key=lambda r: -r.score)
+        return sorted(pool, key=lambda r: -r.score), True

@@ -40,12 +40,14 @@ def oauth_enabled(settings: Settings) -> bool:
 
 def auth_settings(settings: Settings) -> AuthSettings:
     """The SDK's resource-server settings; audience checking is done by `JwtTokenVerifier` itself."""
-    return AuthSettings(
-        issuer_url=AnyHttpUrl(str(settings.mcp_oauth_issuer)),
-        resource_server_url=AnyHttpUrl(settings.mcp_oauth_resource),
-        validate_token_resource=False,
-        required_scopes=None,
-    )
+    # Validated from strings so the model keeps a path-less issuer exactly as configured (no trailing "/"):
+    # RFC 8414 issuer comparison is by exact string.
+    return AuthSettings.model_validate({
+        "issuer_url": settings.mcp_oauth_issuer,
+        "resource_server_url": settings.mcp_oauth_resource,
+        "validate_token_resource": False,
+        "required_scopes": None,
+    })
 
 
 def _scopes(claims: dict[str, Any]) -> list[str]:

@@ -36,7 +36,7 @@ class Kind:
 
 # What is embedded per item; kept equal to what ingestion embeds so vectors of both paths agree.
 CHUNKS = Kind("archon_chunks", "archon_chunk_embeddings", "chunk_id",
-              "CASE WHEN t.heading_path <> '' THEN t.heading_path || E'\\n\\n' || t.content ELSE t.content END")
+              "concat_ws(E'\\n\\n', NULLIF(t.metadata->>'context', ''), NULLIF(t.heading_path, ''), t.content)")
 CODE = Kind("archon_code_examples", "archon_code_embeddings", "code_example_id",
             "concat_ws(E'\\n\\n', NULLIF(t.title, ''), NULLIF(t.summary, ''), t.code)")
 

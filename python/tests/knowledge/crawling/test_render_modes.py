@@ -7,6 +7,7 @@ the same pages proves the text came from the browser, not from the served HTML.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,7 +36,7 @@ document.getElementById('extra').innerHTML = '<p>{JS_TEXT}</p>';
 </script></body></html>"""
 
 
-async def _crawl_text(runtime: Runtime, url: str, render: str) -> tuple[str, str, str | None, list[dict[str, object]]]:
+async def _crawl_text(runtime: Runtime, url: str, render: str) -> tuple[str, str, str | None, list[dict[str, Any]]]:
     job, source = await run_crawl(runtime, url=url, crawl_type="single", render=render)
     chunks = await source_chunks(runtime, source.source_id)
     async with runtime.db.connection() as conn:
@@ -53,7 +54,7 @@ async def test_render_modes_on_script_only_page(runtime: Runtime, site: Site) ->
         status, text, error, pages = await _crawl_text(runtime, site.url(f"/shell-{render}"), render)
         assert status == "completed", (render, error)
         assert JS_TEXT in text, render
-        assert [p["metadata"].get("rendered") for p in pages] == [True], render  # type: ignore[union-attr]
+        assert [p["metadata"].get("rendered") for p in pages] == [True], render
 
     # Without a browser the served HTML has no text at all: nothing is stored and the job says so.
     status, text, error, _ = await _crawl_text(runtime, site.url("/shell-http"), "http")
@@ -68,11 +69,11 @@ async def test_render_browser_forces_rendering_of_a_static_page(runtime: Runtime
     status, text, error, pages = await _crawl_text(runtime, site.url("/static-browser"), "browser")
     assert status == "completed", error
     assert JS_TEXT in text and "static introduction" in text
-    assert [p["metadata"].get("rendered") for p in pages] == [True]  # type: ignore[union-attr]
+    assert [p["metadata"].get("rendered") for p in pages] == [True]
 
     # auto sees real content in the HTML and keeps it: no browser, so the script's paragraph is absent.
     for render in ("auto", "http"):
         status, text, error, pages = await _crawl_text(runtime, site.url(f"/static-{render}"), render)
         assert status == "completed", (render, error)
         assert "static introduction" in text and JS_TEXT not in text, render
-        assert [p["metadata"].get("rendered") for p in pages] == [False], render  # type: ignore[union-attr]
+        assert [p["metadata"].get("rendered") for p in pages] == [False], render

@@ -18,6 +18,7 @@ from archon.knowledge.ingest.batching import EmbedBatcher
 from archon.knowledge.ingest.chunking import chunk_markdown
 from archon.knowledge.ingest.cleaning import clean_markdown, strip_invisible
 from archon.knowledge.ingest.code_examples import extract_code_examples
+from archon.knowledge.ingest.enrichment import Enricher, enricher_for
 from archon.knowledge.models import ChunkInput, CodeExampleInput, EmbeddingModel, PageInput
 from archon.knowledge.repository import KnowledgeRepository
 from archon.knowledge.sources_repository import SourcesRepository
@@ -74,8 +75,10 @@ def target_tokens(max_tokens: int) -> int:
 
 
 def embedding_text(chunk: ChunkInput) -> str:
-    """What the model reads for a chunk: its heading path, then its content."""
-    return f"{chunk.heading_path}\n\n{chunk.content}" if chunk.heading_path else chunk.content
+    """What the model reads for a chunk: its LLM-written context (if any), its heading path, then its content."""
+    # Keep equal to settings/reembed_repository.CHUNKS.text_sql so re-embedded vectors agree.
+    context = str(chunk.metadata.get("context") or "")
+    return "\n\n".join(part for part in (context, chunk.heading_path, chunk.content) if part)
 
 
 def code_embedding_text(example: CodeExampleInput) -> str:
@@ -94,6 +97,8 @@ class PagePipeline:
         self._model: EmbeddingModel | None = None
         self._model_lock = asyncio.Lock()  # concurrent first registrations would deadlock on the index DDL
         self._batcher = EmbedBatcher(self.embedder, max_texts=EMBED_BATCH)
+        self.enricher: Enricher | None = None  # LLM contexts/summaries, set with the options from the settings
+        self._options_lock = asyncio.Lock()
 
     def prepare(self, *, url: str, markdown: str, title: str = "", etag: str | None = None,
                 last_modified: str | None = None, extract_code: bool = True, section_order: int | None = None,
@@ -134,10 +139,15 @@ class PagePipeline:
 
     async def load_options(self) -> PipelineOptions:
         """The job's options: the runtime settings as they are when the job indexes its first page."""
-        if self.options is None:
-            from archon.settings.service import RuntimeSettingsService
+        async with self._options_lock:  # concurrent first pages: one read, one Enricher (one warning)
+            if self.options is None:
+                from archon.settings.service import RuntimeSettingsService
 
-            self.options = PipelineOptions.of(await RuntimeSettingsService(self.runtime).current())
+                rag = await RuntimeSettingsService(self.runtime).current()
+                options = PipelineOptions.of(rag)
+                self.enricher = await enricher_for(self.runtime, rag, contextual=options.contextual_embeddings,
+                                                   summaries=options.extract_code)
+                self.options = options
         return self.options
 
     async def follow_active_model(self) -> None:
@@ -183,6 +193,8 @@ class PagePipeline:
             if stored is not None and stored["content_hash"] == page.content_hash:
                 counts = await SourcesRepository(self.runtime.db).page_counts(int(stored["id"]))
                 return IndexResult(int(stored["id"]), counts[0], counts[1], unchanged=True)
+        if self.enricher is not None:
+            await self.enricher.enrich(page)  # never raises: a failing chat model leaves the page as it is
         chunk_vectors, code_vectors = await self.embed_page(page, progress=progress)
         first = (chunk_vectors or code_vectors or [[]])[0]
         model = await self.model(len(first) or None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,9 +14,27 @@ CLAIM_LEASE_SECONDS = 300  # a claim older than this belongs to a dead worker an
 LIVENESS_NAMESPACE = 0x4C495645  # "LIVE": first key of a crawling worker's liveness advisory lock
 
 
+EXPIRED_CHECK_EVERY = 5.0  # seconds between looks for expired claims while nothing is pending
+
+# The claim: one row in claim order (depth first, then discovery order), skipping rows other workers lock.
+_CLAIM = """
+UPDATE archon_crawl_urls SET status = 'claimed', claimed_by = %(worker)s, claimed_at = now()
+WHERE (job_id, url) = (
+    SELECT job_id, url FROM archon_crawl_urls
+    WHERE job_id = %(job)s AND {condition}
+    ORDER BY depth, discovered_at, url
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED)
+RETURNING url, depth
+"""
+_CLAIM_PENDING = _CLAIM.format(condition="status = 'pending'")
+_CLAIM_EXPIRED = _CLAIM.format(condition="status = 'claimed' AND claimed_at < now() - make_interval(secs => %(lease)s)")
+
+
 class FrontierRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._expired_checked_at = -EXPIRED_CHECK_EVERY
 
     async def is_empty(self, job_id: str) -> bool:
         async with self.db.connection() as conn:
@@ -113,20 +132,20 @@ class FrontierRepository:
         return None
 
     async def claim(self, job_id: str, worker: str) -> tuple[str, int] | None:
-        """Claim the shallowest pending URL (or an expired claim); None when nothing is claimable."""
+        """Claim the shallowest pending URL (else an expired claim); None when nothing is claimable.
+
+        Pending rows come in claim order from the partial index archon_crawl_urls_claim (migration 003),
+        so a claim costs the same at page 10 and page 100,000. Expired claims (a host that vanished
+        without closing its connection) are looked for only when nothing is pending, at most every
+        EXPIRED_CHECK_EVERY seconds per repository: idle fetchers poll often near the end of a crawl.
+        """
         async with self.db.connection() as conn:
-            row = await (await conn.execute(
-                """
-                UPDATE archon_crawl_urls SET status = 'claimed', claimed_by = %(worker)s, claimed_at = now()
-                WHERE (job_id, url) = (
-                    SELECT job_id, url FROM archon_crawl_urls
-                    WHERE job_id = %(job)s AND (status = 'pending' OR
-                          (status = 'claimed' AND claimed_at < now() - make_interval(secs => %(lease)s)))
-                    ORDER BY depth, discovered_at, url
-                    LIMIT 1
-                    FOR UPDATE SKIP LOCKED)
-                RETURNING url, depth
-                """, {"job": job_id, "worker": worker, "lease": CLAIM_LEASE_SECONDS})).fetchone()
+            row = await (await conn.execute(_CLAIM_PENDING, {"job": job_id, "worker": worker})).fetchone()
+            now = time.monotonic()
+            if row is None and now - self._expired_checked_at >= EXPIRED_CHECK_EVERY:
+                self._expired_checked_at = now
+                row = await (await conn.execute(
+                    _CLAIM_EXPIRED, {"job": job_id, "worker": worker, "lease": CLAIM_LEASE_SECONDS})).fetchone()
         return (str(row["url"]), int(row["depth"])) if row else None
 
     async def finish(self, job_id: str, url: str, status: str, *, page_id: int | None = None,

@@ -1,0 +1,57 @@
+"""Claiming crawl URLs: claim order, expired claims, and a plan that does not sort the whole frontier."""
+
+from __future__ import annotations
+
+import json
+
+from archon.jobs.service import JobService
+from archon.knowledge.crawling.frontier import FrontierRepository
+from archon.runtime import Runtime
+
+
+async def _job(runtime: Runtime) -> str:
+    return await JobService(runtime.db).create("crawl", {})
+
+
+async def test_claims_shallowest_then_oldest_and_each_url_once(runtime: Runtime) -> None:
+    frontier = FrontierRepository(runtime.db)
+    job = await _job(runtime)
+    await frontier.add(job, ["http://x.test/b", "http://x.test/a"], 2, max_pages=100)
+    await frontier.add(job, ["http://x.test/z"], 1, max_pages=100)
+    await frontier.add(job, ["http://x.test/y"], 1, max_pages=100)
+    claimed = [await frontier.claim(job, "w1") for _ in range(5)]
+    # Depth first; within a depth, discovery order (same-statement rows by URL).
+    assert claimed == [("http://x.test/z", 1), ("http://x.test/y", 1), ("http://x.test/a", 2),
+                       ("http://x.test/b", 2), None]
+
+
+async def test_an_expired_claim_is_taken_over_once_nothing_is_pending(runtime: Runtime) -> None:
+    frontier = FrontierRepository(runtime.db)
+    job = await _job(runtime)
+    await frontier.add(job, ["http://x.test/old"], 1, max_pages=100)
+    await frontier.add(job, ["http://x.test/new"], 1, max_pages=100)
+    assert await frontier.claim(job, "gone") == ("http://x.test/old", 1)
+    async with runtime.db.connection() as conn:
+        await conn.execute("UPDATE archon_crawl_urls SET claimed_at = now() - interval '1 hour' WHERE url = %s",
+                           ("http://x.test/old",))
+    assert await frontier.claim(job, "w2") == ("http://x.test/new", 1)  # pending work comes first
+    assert await frontier.claim(job, "w2") == ("http://x.test/old", 1)
+    rows = {r["url"]: r for r in await frontier.job_rows(job)}
+    assert rows["http://x.test/old"]["status"] == "claimed"
+    assert await FrontierRepository(runtime.db).claim(job, "w3") is None
+
+
+async def test_claim_reads_pending_rows_in_index_order_without_sorting(runtime: Runtime) -> None:
+    frontier = FrontierRepository(runtime.db)
+    job = await _job(runtime)
+    for depth in range(3):
+        await frontier.add(job, [f"http://x.test/{depth}/{i}" for i in range(1500)], depth, max_pages=10_000)
+    async with runtime.db.connection() as conn:
+        await conn.execute("ANALYZE archon_crawl_urls")
+        row = await (await conn.execute(
+            "EXPLAIN (FORMAT JSON) SELECT job_id, url FROM archon_crawl_urls WHERE job_id = %s AND status = 'pending' "
+            "ORDER BY depth, discovered_at, url LIMIT 1 FOR UPDATE SKIP LOCKED", (job,))).fetchone()
+    assert row is not None
+    plan = json.dumps(row["QUERY PLAN"])
+    assert "archon_crawl_urls_claim" in plan
+    assert '"Sort"' not in plan and "Incremental Sort" not in plan

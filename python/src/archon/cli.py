@@ -172,7 +172,8 @@ def crawl(
     exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Skip URLs matching this glob.")] = None,
     same_prefix: Annotated[bool, typer.Option("--same-prefix", help="Stay under the URL's directory.")] = False,
     no_robots: Annotated[bool, typer.Option("--no-robots", help="Ignore robots.txt.")] = False,
-    render: Annotated[str, typer.Option("--render", help="auto, http or browser.")] = "auto",
+    render: Annotated[str | None, typer.Option("--render", help="auto, http or browser (default: settings).")
+                      ] = None,
     knowledge_type: Annotated[str, typer.Option("--knowledge-type", "-k", help="technical, business or general.")
                               ] = "technical",
     tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="A tag (repeatable, at most 10).")] = None,
@@ -189,7 +190,7 @@ def crawl(
     try:
         request = CrawlRequest(url=url, crawl_type=crawl_type, max_depth=max_depth, max_pages=max_pages,  # type: ignore[arg-type]
                                include_patterns=include or [], exclude_patterns=exclude or [],
-                               same_path_prefix=same_prefix, respect_robots=not no_robots, render=render,  # type: ignore[arg-type]
+                               same_path_prefix=same_prefix, respect_robots=False if no_robots else None, render=render,  # type: ignore[arg-type]
                                knowledge_type=knowledge_type, tags=tag or [], update_frequency_days=every,  # type: ignore[arg-type]
                                extract_code_examples=not no_code)
     except RequestError as exc:

@@ -59,8 +59,10 @@ class RagSettings(BaseModel):
                                    description="Target chunk size; None = 80% of the model's window, at most 400")
     chunk_overlap: int = Field(30, ge=0, le=2048)
     # --- crawling -----------------------------------------------------------------------------------
-    crawl_concurrency: int = Field(8, ge=1, le=64, description="Pages in flight per crawl")
-    crawl_per_host_rate: float = Field(5.0, gt=0.0, le=1000.0, description="Requests per second per host")
+    # Defaults are the crawler's measured ones: 6 pages in flight; the rate is a ceiling against hammering a
+    # host (robots.txt Crawl-delay still applies), high enough not to slow a crawl of a local docs server.
+    crawl_concurrency: int = Field(6, ge=1, le=64, description="Pages in flight per crawl")
+    crawl_per_host_rate: float = Field(50.0, gt=0.0, le=1000.0, description="Requests per second per host")
     page_timeout_seconds: float = Field(30.0, ge=1.0, le=600.0)
     default_render_mode: RenderMode = "auto"
     respect_robots: bool = True

@@ -25,6 +25,7 @@ from archon.knowledge.crawling.ssrf import BlockedURL, EgressPolicy
 from archon.knowledge.crawling.urls import Scope, canonicalize, dedupe, host_of, resolve_link
 from archon.knowledge.crawling.walk import ACTIVE, HELPER_TASK, FrontierWalk, crawling_here
 from archon.knowledge.repository import KnowledgeRepository
+from archon.settings.crawl_options import CrawlTuning
 
 if TYPE_CHECKING:
     from archon.runtime import Runtime
@@ -47,10 +48,15 @@ class CrawlJob(FrontierWalk):
     """Runs the crawl of `job_id` into `source_id` with the request's options."""
 
     def __init__(self, runtime: Runtime, job_id: str, source_id: str, request: CrawlRequest,
-                 reporter: ProgressReporter, *, helper: bool = False) -> None:
+                 reporter: ProgressReporter, *, helper: bool = False, tuning: CrawlTuning | None = None) -> None:
         super().__init__(runtime, job_id, reporter, helper=helper)
         self.source_id = source_id
+        # Runtime crawl settings read at job start; the request's own render/robots choices win.
+        self.tuning = tuning or CrawlTuning()
+        self.fetchers = self.tuning.concurrency
         self.request = request
+        self.render = request.render or self.tuning.render
+        self.respect_robots = self.tuning.respect_robots if request.respect_robots is None else request.respect_robots
         self.pipeline = PooledPipeline(runtime)
         self.policy = EgressPolicy(runtime.settings.crawl_allowed_hosts)
         self.seed = canonicalize(request.url)
@@ -69,10 +75,11 @@ class CrawlJob(FrontierWalk):
             raise RuntimeError(f"worker id {self.worker} is already in use")
         ACTIVE.add(self.job_id)
         try:
-            async with Fetcher(self.policy) as fetcher:
+            async with Fetcher(self.policy, delay=self.tuning.per_host_delay,
+                               timeout=self.tuning.page_timeout) as fetcher:
                 robots = RobotsCache(fetcher)
                 self.maker = PageMaker(self.runtime, fetcher, self.policy, self._note_later,
-                                       render=self.request.render)
+                                       render=self.render)
                 try:
                     if self.helper:
                         await self._join()
@@ -111,7 +118,7 @@ class CrawlJob(FrontierWalk):
             await self.note(f"resuming ({released} interrupted page(s) will be fetched again)")
             return
         await self.reporter.update(status="discovering", percentage=1, current_url=self.request.url)
-        discoverer = Discoverer(fetcher, robots, self._note_later, respect_robots=self.request.respect_robots)
+        discoverer = Discoverer(fetcher, robots, self._note_later, respect_robots=self.respect_robots)
         try:
             found = await discoverer.discover(self.seed, self.request.crawl_type)
         except BlockedURL as exc:
@@ -147,7 +154,7 @@ class CrawlJob(FrontierWalk):
                 continue
             if check_scope and not self.scope.allows(url):
                 continue  # out of scope is normal (external links): not worth a log line
-            if self.request.respect_robots and not await robots.allowed(url):
+            if self.respect_robots and not await robots.allowed(url):
                 if await self.frontier.add_skipped(self.job_id, url, depth, "disallowed by robots.txt"):
                     await self.note(f"skipped {url}: disallowed by robots.txt")
                 continue

@@ -28,8 +28,9 @@ class CrawlRequest(BaseModel):
     include_patterns: list[str] = Field(default_factory=list, max_length=MAX_PATTERNS)
     exclude_patterns: list[str] = Field(default_factory=list, max_length=MAX_PATTERNS)
     same_path_prefix: bool = Field(False, description="Only follow links under the seed URL's directory.")
-    respect_robots: bool = True
-    render: RenderMode = "auto"
+    respect_robots: bool | None = Field(None, description="Honour robots.txt (default: the respect_robots setting).")
+    render: RenderMode | None = Field(None, description="auto, http or browser (default: the default_render_mode "
+                                                        "setting).")
     update_frequency_days: int | None = Field(None, ge=1, le=3650)
     extract_code_examples: bool = True
 

@@ -17,6 +17,7 @@ from archon.knowledge.crawling.schemas import CrawlRequest, CrawlStarted
 from archon.knowledge.crawling.ssrf import BlockedURL, EgressPolicy
 from archon.knowledge.crawling.urls import canonicalize
 from archon.knowledge.service import KnowledgeService, source_id_for_url
+from archon.settings.crawl_options import crawl_tuning
 
 if TYPE_CHECKING:
     from archon.runtime import Runtime
@@ -112,7 +113,8 @@ class CrawlService:
             request = CrawlRequest.model_validate(job.params)
             await self.knowledge.set_status(job.source_id, "processing")
             try:
-                final = await CrawlJob(self.runtime, job_id, job.source_id, request, reporter).run()
+                final = await CrawlJob(self.runtime, job_id, job.source_id, request, reporter,
+                                       tuning=await crawl_tuning(self.runtime)).run()
             except JobCancelled:
                 await self.knowledge.set_status(job.source_id, "cancelled")
                 raise
@@ -141,7 +143,8 @@ class CrawlService:
             return  # this process already works on it (a helper task picked up by the crawl's own worker)
         request = CrawlRequest.model_validate(job.params)
         try:
-            await CrawlJob(self.runtime, job_id, job.source_id, request, self.jobs.reporter(job_id), helper=True).run()
+            await CrawlJob(self.runtime, job_id, job.source_id, request, self.jobs.reporter(job_id), helper=True,
+                           tuning=await crawl_tuning(self.runtime)).run()
         except JobCancelled:
             return  # the job itself records the cancellation
         except asyncio.CancelledError:

@@ -70,6 +70,7 @@ class FrontierWalk:
         self._checked_at = 0.0
         self._busy = 0
         self._reported_at = 0.0
+        self.fetchers = FETCHERS  # concurrent fetcher tasks (the crawl_concurrency setting, see CrawlJob)
 
     async def _process(self, fetcher: Fetcher, robots: RobotsCache, url: str, depth: int) -> None:
         raise NotImplementedError
@@ -146,7 +147,7 @@ class FrontierWalk:
             await asyncio.sleep(IDLE_POLL)
 
     async def _crawl(self, fetcher: Fetcher, robots: RobotsCache) -> None:
-        workers = [asyncio.create_task(self._work(fetcher, robots), name=f"crawl-{i}") for i in range(FETCHERS)]
+        workers = [asyncio.create_task(self._work(fetcher, robots), name=f"crawl-{i}") for i in range(self.fetchers)]
         try:
             done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from archon.app import create_app
 from archon.db import migrations
 from archon.db.embedded import EmbeddedPostgres
 from tests.conftest import make_settings
+from tests.knowledge.crawling.site import Response, Site, html_page, prose
 from tests.reliability.conftest import env_int
 
 OUTAGE = env_int("ARCHON_OUTAGE_SECONDS", 30)
@@ -35,11 +35,12 @@ async def _upload(client: httpx.AsyncClient, n: int) -> str:
 
 
 @asynccontextmanager
-async def outage_app(tmp_path: Path, *, run_worker: bool) -> AsyncIterator[tuple[EmbeddedPostgres, httpx.AsyncClient]]:
+async def outage_app(tmp_path: Path, *, run_worker: bool, **overrides: Any
+                     ) -> AsyncIterator[tuple[EmbeddedPostgres, httpx.AsyncClient]]:
     embedded = EmbeddedPostgres(tmp_path / "outage")
     url = await asyncio.to_thread(embedded.start)
     await asyncio.to_thread(migrations.apply, url)
-    application: Any = create_app(make_settings(url, tmp_path / "data", run_worker=run_worker))
+    application: Any = create_app(make_settings(url, tmp_path / "data", run_worker=run_worker, **overrides))
     try:
         async with application.router.lifespan_context(application), httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=application, raise_app_exceptions=False),
@@ -86,17 +87,55 @@ async def test_database_outage_is_503_and_the_api_recovers(tmp_path: Path) -> No
     assert set(report["api_statuses_during_outage"]) == {"503"}
 
 
-@pytest.mark.xfail(strict=True, reason="the in-process procrastinate worker stops with a ConnectorException when "
-                                       "the database goes away and is not restarted (docs/reliability.md, R9)")
-async def test_queued_jobs_complete_after_an_outage(tmp_path: Path) -> None:
-    async with outage_app(tmp_path, run_worker=True) as (embedded, client):
-        jobs = [await _upload(client, n) for n in range(3)]
-        await _outage(embedded, client)
-        jobs += [await _upload(client, n) for n in range(3, 5)]
-        async with asyncio.timeout(120):
-            while True:
-                states = [(await client.get(f"/api/progress/{job}")).json()["status"] for job in jobs]
-                if all(s in ("completed", "error", "cancelled") for s in states):
-                    break
-                await asyncio.sleep(1)
-        assert states == ["completed"] * 5, states
+CRAWL_PAGES = 24
+
+
+def _slow_page(i: int) -> Any:
+    def route() -> Response:
+        time.sleep(1.0)  # the crawl is still running when the database stops
+        links = [f"/o/{j}" for j in (i + 1, i + 2, i + 3) if j < CRAWL_PAGES]
+        return Response(html_page(f"Outage page {i}", prose(f"outage-{i}", n=3), links=links))
+    return route
+
+
+async def _wait_finished(client: httpx.AsyncClient, jobs: list[str], seconds: float) -> list[dict[str, Any]]:
+    async with asyncio.timeout(seconds):
+        while True:
+            states = [(await client.get(f"/api/progress/{job}")).json() for job in jobs]
+            if all(s["status"] in ("completed", "error", "cancelled") for s in states):
+                return states
+            await asyncio.sleep(1)
+
+
+async def test_queued_and_running_jobs_complete_after_an_outage(tmp_path: Path) -> None:
+    """The in-process worker dies with the database and is restarted by its supervisor: the crawl that was
+    running resumes (every page once), uploads queued before and after the outage complete."""
+    site = Site("127.0.0.1").start()
+    try:
+        for i in range(CRAWL_PAGES):
+            site.set(f"/o/{i}", _slow_page(i))
+        async with outage_app(tmp_path, run_worker=True, crawl_allowed_hosts=[site.hostport]) as (embedded, client):
+            crawl = await client.post("/api/knowledge-items/crawl", json={
+                "url": site.url("/o/0"), "crawl_type": "recursive", "max_depth": 10, "max_pages": CRAWL_PAGES})
+            assert crawl.status_code == 200, crawl.text
+            crawl_id, source_id = crawl.json()["progressId"], crawl.json()["sourceId"]
+            async with asyncio.timeout(60):
+                while (await client.get(f"/api/progress/{crawl_id}")).json().get("processedPages", 0) < 2:
+                    await asyncio.sleep(0.2)
+            jobs = [await _upload(client, n) for n in range(3)]
+            before = (await client.get(f"/api/progress/{crawl_id}")).json()
+            assert before["status"] == "running" and before["processedPages"] < CRAWL_PAGES, before
+            report = await _outage(embedded, client)
+            jobs += [await _upload(client, n) for n in range(3, 5)]
+            restored = time.monotonic()
+            states = await _wait_finished(client, [crawl_id, *jobs], 150)
+            report["jobs_done_after_restore_s"] = round(time.monotonic() - restored, 1)
+            assert [s["status"] for s in states] == ["completed"] * 6, [(s["status"], s.get("error")) for s in states]
+            pages = (await client.get(f"/api/knowledge-items/{source_id}/pages", params={"per_page": 50})).json()
+            urls = sorted(p["url"] for p in pages["items"])
+            assert len(urls) == CRAWL_PAGES == len(set(urls)), urls
+            health = (await client.get("/health")).json()
+            assert health["services"]["worker"] == "running"
+    finally:
+        site.stop()
+    print(f"\noutage with jobs: {report}")

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+from psycopg_pool import PoolTimeout
 
 from archon.errors import ArchonError
 from archon.jobs.progress import JobCancelled, ProgressReporter
@@ -28,6 +29,10 @@ log = logging.getLogger(__name__)
 
 _SLOT_NAMESPACE = 0x41524348  # "ARCH": first key of the two-key advisory lock
 _SLOT_POLL_SECONDS = 0.5
+
+# A job that lost its database is retried by the queue (its body resumes from its checkpoints) instead of
+# being recorded as failed; past this many attempts it fails so it can never loop forever.
+DATABASE_LOST_RETRIES = 8
 
 JobBody = Callable[[ProgressReporter], Awaitable[dict[str, Any]]]
 
@@ -80,6 +85,13 @@ async def acquire_slot(conninfo: str, limit: SlotLimit, *, give_up: Callable[[],
         raise
 
 
+def database_lost(exc: BaseException) -> bool:
+    """True for a lost or unreachable database (not for a query the database refused or cancelled)."""
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        return False
+    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout))
+
+
 async def run_job(runtime: Runtime, job_id: str, body: JobBody) -> None:
     """Wait for a slot, mark the job running, run `body(reporter)` and record completed/error/cancelled.
 
@@ -118,6 +130,10 @@ async def run_job(runtime: Runtime, job_id: str, body: JobBody) -> None:
             await jobs.fail(job_id, exc.message)
             JOBS_FINISHED.labels(kind=job.kind, status="error").inc()
         except Exception as exc:  # a job must always end in a state the user can see
+            if database_lost(exc) and job.attempts < DATABASE_LOST_RETRIES:
+                log.warning("job %s (%s) lost the database (%s); the queue retries it", job_id, job.kind,
+                            type(exc).__name__)
+                raise
             log.exception("job %s (%s) failed", job_id, job.kind)
             await jobs.fail(job_id, f"unexpected error: {type(exc).__name__}: {str(exc)[:300]}")
             JOBS_FINISHED.labels(kind=job.kind, status="error").inc()

@@ -18,7 +18,7 @@ export CRAWL4AI_NO_CLOUD_NOTICE := 1
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export HF_HUB_OFFLINE := 1
 
-.PHONY: help install install-system install-python install-ui install-mcp-inspector run test test-python test-ui lint lock bench test-reliability docs clean
+.PHONY: help install install-system install-python install-ui install-mcp-inspector run test test-python test-ui lint lock bench bench-smoke test-reliability docs clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -74,6 +74,9 @@ docs: install-python ## Regenerate docs/api.md (REST, from OpenAPI) and docs/cli
 
 bench: install-python ## Run the benchmarks (bench/run_all.sh; slow, never part of make test)
 	bash bench/run_all.sh
+
+bench-smoke: install-python ## Every benchmark with small sizes (~15 min); report in /tmp/archon-bench/smoke-tree/docs
+	ARCHON_BENCH_SMOKE=1 bash bench/run_all.sh
 
 lock: ## Re-pin Python dependencies from the current virtualenv
 	@(echo "# Exact pins of every Python dependency (make install installs these, then archon itself with --no-deps)."; \

@@ -2,24 +2,25 @@
 
 Hand-written sections (conditions, analysis) are kept: only the blocks between
 `<!-- bench:NAME:start -->` and `<!-- bench:NAME:end -->` are replaced (added when missing).
-A benchmark whose results file is missing keeps the figures already in the doc.
+Every figure comes from a results file (SOURCES below); a benchmark without one shows "not measured".
+A benchmark's own section (conditions, analysis) is written by its engineer and left alone.
 
-Usage: bench/report.py   (run by bench/run_all.sh after the benchmarks)
+Usage: bench/report.py [--root TREE]   (run by bench/run_all.sh after the benchmarks)
+       bench/report.py --capture STDOUT OUT   (save a benchmark's printed JSON as its results file)
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs/benchmarks.md"
-IMG = ROOT / "docs/img"
-BENCH_DIR = Path(os.environ.get("ARCHON_BENCH_DIR", "/tmp/archon-bench"))
 
 
 def load(path: Path) -> dict[str, Any] | None:
@@ -40,78 +41,138 @@ def f3(x: float) -> str:
     return f"{x + 1e-9:.3f}"
 
 
-def summary_rows(r: dict[str, dict[str, Any] | None]) -> list[tuple[str, str, str, str]]:
-    """(figure, target, measured, where it comes from) for every benchmark with results."""
-    rows: list[tuple[str, str, str, str]] = []
+def conditions(res: dict[str, Any]) -> str:
+    """Cores, load average and date a results file says it was measured with ('–' for what it lacks)."""
+    cpus = res.get("cpus") or res.get("machine", "").partition(": ")[2].split(" cores")[0] or None
+    load = next((res[k] for k in ("load_at_start", "load_avg", "load_avg_start", "load_avg_at_start") if k in res), None)
+    if isinstance(load, list):
+        load = load[0]
+    parts = [f"{cpus} cores" if cpus else "", f"load {float(load):.1f}" if load is not None else "",
+             str(res.get("date", ""))[:16]]
+    return ", ".join(p for p in parts if p) or "–"
+
+
+def missing(figure: str, target: str, source: str) -> Row:
+    return (figure, target, "–", "not measured: no results file (run `make bench`)", source)
+
+
+Row = tuple[str, str, str, str, str]
+
+
+def summary_rows(r: dict[str, dict[str, Any] | None]) -> list[Row]:
+    """(figure, target, machine, measured, where it comes from) for every benchmark; '–' where nothing ran."""
+    rows: list[Row] = []
     ingest = r["ingest"]
     if ingest and "fetch_convert_only" in ingest:
         fc = ingest["fetch_convert_only"]
-        rows.append(("Crawl + convert, Python docs (530 pages)", "≥ 14 pages/s on 2 cores",
-                     f"{fc.get('projected_pages_per_s', fc.get('pages_per_second', '?'))} pages/s", "bench/ingest"))
+        rows.append((f"Crawl + convert, Python docs ({fc['pages']} pages)", "≥ 14 pages/s on 2 cores", conditions(ingest),
+                     (f"{fc['projected_pages_per_s_2_cores']} pages/s projected from CPU/page "
+                     f"({fc['pages_per_s']} wall)"), "bench/ingest, [Ingestion](#ingestion)"))
     else:
-        rows.append(("Crawl + convert, Python docs (530 pages)", "≥ 14 pages/s on 2 cores",
-                     "18.3 pages/s projected (4.6 wall, load 7–16)", "bench/ingest, [Ingestion](#ingestion)"))
-        rows.append(("Crawl total / embedding-only time (local model)", "≤ 1.2", "1.25 – 2.29 (two runs)",
-                     "bench/ingest, [Ingestion](#ingestion)"))
+        rows.append(missing("Crawl + convert, Python docs", "≥ 14 pages/s on 2 cores", "bench/ingest"))
+    if ingest and "total_over_embedding_only" in ingest:
+        rows.append(((f"Crawl total / embedding-only time (local model, "
+                     f"{ingest['end_to_end_local_model']['pages']} pages)"), "≤ 1.2", conditions(ingest),
+                     f"{ingest['total_over_embedding_only']}", "bench/ingest, [Ingestion](#ingestion)"))
+    else:
+        rows.append(missing("Crawl total / embedding-only time (local model)", "≤ 1.2", "bench/ingest"))
     quality = r["quality"]
     if quality:
         modes = quality["modes"]
         rows.append(("Search quality nDCG@10, hybrid (vs BM25 over pages)", "hybrid > each single mode",
-                     f"{f3(modes['hybrid']['ndcg@10'])} (BM25 {f3(modes['bm25-pages']['ndcg@10'])}, "
-                     f"vector {f3(modes['vector']['ndcg@10'])}, keyword {f3(modes['keyword']['ndcg@10'])})",
+                     conditions(quality),
+                     (f"{f3(modes['hybrid']['ndcg@10'])} (BM25 {f3(modes['bm25-pages']['ndcg@10'])}, "
+                     f"vector {f3(modes['vector']['ndcg@10'])}, keyword {f3(modes['keyword']['ndcg@10'])})"),
                      "bench/quality, [Quality](#quality-benchquality)"))
+    else:
+        rows.append(missing("Search quality nDCG@10, hybrid", "hybrid > each single mode", "bench/quality"))
     search = r["search"]
-    if search:
+    if search and "rest_ms" in search:
         rest = search["rest_ms"]
-        rows.append((f"Hybrid search p95, REST, {search['chunks']:,} chunks, new queries", "≤ 50 ms",
-                     f"{rest['hybrid_new_queries']['p95']:,.0f} ms ({rest['hybrid_repeated_queries']['p95']:,.0f} ms "
-                     "cached vector)", "bench/search, [Speed](#speed-benchsearch)"))
+        rows.append((f"Hybrid search p95, REST, {search['chunks']:,} chunks, new queries", "≤ 50 ms", conditions(search),
+                     (f"{rest['hybrid_new_queries']['p95']:,.0f} ms ({rest['hybrid_repeated_queries']['p95']:,.0f} ms "
+                     "cached vector)"), "bench/search, [Speed](#speed-benchsearch)"))
         conc = rest.get("throughput_50_clients_repeated")
         if conc:
-            rows.append(("Search throughput, 50 clients", "≥ 150 q/s, 0 errors",
+            rows.append(("Search throughput, 50 clients", "≥ 150 q/s, 0 errors", conditions(search),
                          f"{conc['qps']} q/s, {conc['errors']} errors", "bench/search"))
+    else:
+        rows.append(missing("Hybrid search p95, REST, new queries", "≤ 50 ms", "bench/search"))
     scale = r["scale"]
-    if scale:
+    if scale and scale.get("pgvector_hnsw_ms"):
         big = max(scale["pgvector_hnsw_ms"], key=int)
         rows.append((f"Vector top-10, {int(big):,} vectors: HNSW vs brute-force numpy", "HNSW flat in corpus size",
+                     conditions(scale),
                      f"{scale['pgvector_hnsw_ms'][big]:.1f} ms vs {scale['numpy_ms'].get(big, float('nan')):.1f} ms",
                      "bench/search/scale.py, [plot](#latency-against-corpus-size)"))
-    scaleout = r["scaleout"]
-    if scaleout:
-        med = scaleout["median_pages_per_second"]
-        kill = scaleout["kill"]
-        rows.append(("Crawl throughput, 2 workers vs 1 (PostgreSQL docs, 1,169 pages)", "≥ 1.7×",
-                     f"{scaleout['speedup_2_vs_1']}× ({med.get('1')} → {med.get('2')} pages/s, "
-                     f"{scaleout['embedder']} embedder)", "bench/scaleout, [Scale-out](#scale-out)"))
-        rows.append(("Worker killed mid-crawl: pages / duplicates", "complete, 0 duplicates",
-                     f"{kill['pages']} pages, {kill['duplicate_chunks']} duplicate chunks, "
-                     f"{kill['refetched_after_kill_of_pages_done_before']} finished pages refetched", "bench/scaleout"))
-    # bench/settings_reembed.py and bench/projects_board.py print their figures; the re-embed ones are
-    # kept in settings.md by the engineer who ran them.
-    rows.append(("Model switch: re-embed 20,000 chunks, searches during the switch", "0 errors",
-                 "124 s (161 items/s, hash embedder), 3,117 searches, p95 318 ms, 0 errors",
-                 "bench/settings_reembed.py, [settings.md](settings.md)"))
+    else:
+        rows.append(missing("Vector top-10: HNSW vs brute-force numpy", "HNSW flat in corpus size",
+                            "bench/search/scale.py"))
+    rows += scaleout_rows(r["scaleout"])
+    reembed = r["reembed"]
+    if reembed:
+        rows.append((f"Model switch: re-embed {reembed['chunks']:,} chunks, searches during the switch", "0 errors",
+                     conditions(reembed),
+                     (f"{reembed['reembed_seconds']} s ({reembed['reembed_items_per_s']} items/s), "
+                     f"{reembed['searches_during_switch']:,} searches, p95 {reembed['search_p95_ms']} ms, "
+                     f"{reembed['search_errors']} errors"), "bench/settings_reembed.py, [settings.md](settings.md)"))
+    else:
+        rows.append(missing("Model switch: re-embed, searches during the switch", "0 errors",
+                            "bench/settings_reembed.py"))
+    board = r["board"]
+    if board:
+        rows.append((f"Projects board: {board['moves']:,} task moves, {board['concurrency']} clients", "–",
+                     conditions(board), (f"{board['moves_per_second']} moves/s, p95 {board['move_ms_p95']} ms; "
+                     f"update → WebSocket event p95 {board['update_to_event_ms_p95']} ms"), "bench/projects_board.py"))
+    packs = r["packs"]
+    if packs:
+        rows.append((f"Knowledge pack, {packs['chunks']:,} chunks: export / import", "–", conditions(packs),
+                     f"{packs['export_chunks_per_s']:,} / {packs['import_chunks_per_s']:,} chunks/s",
+                     "bench/packs.py, [packs.md](packs.md#performance)"))
     startup = r["startup"]
     if startup:
-        rows.append(("`archon serve` cold start to healthy (initdb + migrations)", "–",
+        rows.append(("`archon serve` cold start to healthy (initdb + migrations)", "–", conditions(startup),
                      f"{startup['cold']['seconds_to_healthy']:.1f} s", "bench/startup"))
-        rows.append(("`archon serve` warm start to healthy", "–", f"{startup['warm']['seconds_to_healthy']:.1f} s",
-                     "bench/startup"))
-        rows.append(("RSS at healthy / with the model loaded after one upload + search (archon processes)", "–",
-                     f"{startup['warm']['rss_mb_at_healthy']:.0f} MB / "
+        rows.append(("`archon serve` warm start to healthy", "–", conditions(startup),
+                     f"{startup['warm']['seconds_to_healthy']:.1f} s", "bench/startup"))
+        rows.append(("RSS at healthy / after one upload + search (archon processes)", "–", conditions(startup),
+                     (f"{startup['warm']['rss_mb_at_healthy']:.0f} MB / "
                      f"{startup['warm']['rss_mb_after_first_query']:.0f} MB ({startup['embedder']} embedder); "
-                     f"Postgres {startup['warm']['postgres_rss_mb']:.0f} MB", "bench/startup"))
+                     f"Postgres {startup['warm']['postgres_rss_mb']:.0f} MB"), "bench/startup"))
+    else:
+        rows.append(missing("`archon serve` cold / warm start to healthy", "–", "bench/startup"))
     return rows
 
 
-def plots(r: dict[str, dict[str, Any] | None]) -> list[str]:
+def scaleout_rows(s: dict[str, Any] | None) -> list[Row]:
+    if not s:
+        return [missing("Crawl throughput, 2 workers vs 1", "≥ 1.7×", "bench/scaleout")]
+    pages = "PostgreSQL docs, 1,169 pages" if s.get("max_pages", 5000) >= 1169 else f"first {s['max_pages']} pages"
+    rows: list[Row] = []
+    for mode, m in (s.get("modes") or {s.get("mode", "unpinned"): s}).items():
+        med = m["median_pages_per_second"]
+        what = "each worker pinned to its own core" if mode == "pinned" else "workers share both cores"
+        runs = len(m["runs"].get("1", []))
+        rows.append((f"Crawl throughput, 2 workers vs 1 ({pages}; {what})", "≥ 1.7×", conditions(s),
+                     (f"{m['speedup_2_vs_1']}× ({med.get('1')} → {med.get('2')} pages/s, {s['embedder']} embedder, "
+                     f"median of {runs})"), "bench/scaleout, [Scale-out](#scale-out)"))
+    kill = s.get("kill")
+    if kill:
+        rows.append(("Worker killed mid-crawl: pages / duplicates", "complete, 0 duplicates", conditions(s),
+                     (f"{kill['pages']} pages, {kill['duplicate_chunks']} duplicate chunks, "
+                     f"{kill['left_in_frontier']} left in the frontier, "
+                     f"{kill['refetched_after_kill_of_pages_done_before']} finished pages refetched"), "bench/scaleout"))
+    return rows
+
+
+def plots(r: dict[str, dict[str, Any] | None], img: Path) -> list[str]:
     """Draw the PNGs that have data; return markdown image lines."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    IMG.mkdir(parents=True, exist_ok=True)
+    img.mkdir(parents=True, exist_ok=True)
     lines = []
     scale = r["scale"]
     if scale:
@@ -128,46 +189,94 @@ def plots(r: dict[str, dict[str, Any] | None]) -> list[str]:
                title="Vector top-10 latency against corpus size")
         ax.legend(fontsize=7)
         fig.tight_layout()
-        fig.savefig(IMG / "bench-latency-corpus.png", dpi=110)
+        fig.savefig(img / "bench-latency-corpus.png", dpi=110)
         plt.close(fig)
         lines.append("![latency against corpus size](img/bench-latency-corpus.png)")
     scaleout = r["scaleout"]
     if scaleout:
-        med = scaleout["median_pages_per_second"]
-        xs = sorted(int(n) for n in med)
         fig, ax = plt.subplots(figsize=(6, 3.6))
-        ax.plot(xs, [med[str(n)] for n in xs], marker="o", label="measured (one 2-core machine, namespaces)")
-        ax.plot(xs, [med[str(xs[0])] * n / xs[0] for n in xs], linestyle="--", label="linear")
-        ax.set(xlabel="workers", ylabel="pages/s (median)", xticks=xs,
+        counts: list[int] = []
+        for mode, m in (scaleout.get("modes") or {"unpinned": scaleout}).items():
+            med = m["median_pages_per_second"]
+            counts = sorted(int(n) for n in med)
+            label = "pinned: each worker on its own core" if mode == "pinned" else "unpinned: workers share 2 cores"
+            line, = ax.plot(counts, [med[str(n)] for n in counts], marker="o", label=f"measured, {label}")
+            ax.plot(counts, [med[str(counts[0])] * n / counts[0] for n in counts], linestyle="--", color=line.get_color(),
+                    alpha=0.5, label=f"linear from 1 worker ({mode})")
+        ax.set(xlabel="workers", ylabel="pages/s (median)", xticks=counts, ylim=(0, None),
                title="Crawl throughput against workers (PostgreSQL docs)")
         ax.legend(fontsize=7)
         fig.tight_layout()
-        fig.savefig(IMG / "bench-throughput-workers.png", dpi=110)
+        fig.savefig(img / "bench-throughput-workers.png", dpi=110)
         plt.close(fig)
         lines.append("![throughput against workers](img/bench-throughput-workers.png)")
     return lines
 
 
 def scaleout_block(s: dict[str, Any]) -> str:
-    out = [f"Measured {s['date']} ({s['machine']}), `{s['embedder']}` embedder, "
-           f"{len(s['runs'].get('1', []))} run(s) per configuration (median):", "",
-           "| workers | pages | chunks | duplicate chunks | vectors | seconds | pages/s | pages per worker "
-           "| worker CPU ms/page | Postgres CPU ms/page |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
-    for n, runs in sorted(s["runs"].items()):
-        for run in runs:
-            out.append(f"| {n} | {run['pages']} | {run['chunks']} | {run['duplicate_chunks']} | {run['vectors']} | "
-                       f"{run['seconds']} | {run['pages_per_second']} | {run['pages_per_worker_process']} | "
-                       f"{run.get('worker_cpu_ms_per_page', '–')} | {run.get('postgres_cpu_ms_per_page', '–')} |")
-    k = s["kill"]
-    out += ["", f"**2 workers vs 1: {s['speedup_2_vs_1']}×.** Kill test (2 workers, worker 2 SIGKILLed at "
-                f"{k['killed_at_pages']} processed pages): {k['pages']} pages ({k['distinct_urls']} distinct URLs), "
-                f"{k['chunks']} chunks, {k['duplicate_chunks']} duplicate chunks, {k['vectors']} vectors, "
-                f"{k['left_in_frontier']} URLs left in the frontier, "
+    out = [(f"Measured {s['date']} ({s['machine']}), `{s['embedder']}` embedder; medians over the runs of each "
+           "configuration, runs alternating between 1 and 2 workers. Load average = 1-minute load before / after "
+           "each run."), ""]
+    for mode, m in (s.get("modes") or {s.get("mode", "unpinned"): s}).items():
+        title = ("**Pinned**: worker i (with its converter processes) restricted to core i-1 with `taskset`, "
+                 "Postgres and the docs server on any core" if mode == "pinned" else
+                 "**Unpinned**: every process may use both cores")
+        out += [(f"{title}: **2 workers vs 1: {m['speedup_2_vs_1']}×** "
+                f"({m['median_pages_per_second'].get('1')} → {m['median_pages_per_second'].get('2')} pages/s)."), "",
+                ("| workers | pages | chunks | duplicate chunks | vectors | seconds | pages/s | pages per worker "
+                "| worker CPU ms/page | Postgres CPU ms/page | load |"),
+                "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for n, runs in sorted(m["runs"].items()):
+            for run in runs:
+                load = " / ".join(str(x) for x in run.get("load", [])) or "–"
+                out.append(f"| {n} | {run['pages']} | {run['chunks']} | {run['duplicate_chunks']} | {run['vectors']} | "
+                           f"{run['seconds']} | {run['pages_per_second']} | {run['pages_per_worker_process']} | "
+                           f"{run.get('worker_cpu_ms_per_page', '–')} | {run.get('postgres_cpu_ms_per_page', '–')} | "
+                           f"{load} |")
+        out.append("")
+    k = s.get("kill")
+    if k:
+        out += [(f"Kill test (2 workers, worker 2 SIGKILLed at {k['killed_at_pages']} processed pages): {k['pages']} "
+                f"pages ({k['distinct_urls']} distinct URLs), {k['chunks']} chunks, {k['duplicate_chunks']} duplicate "
+                f"chunks, {k['vectors']} vectors, {k['left_in_frontier']} URLs left in the frontier, "
                 f"{k['refetched_after_kill_of_pages_done_before']} pages finished before the kill fetched again, "
                 f"{k['refetched_pages']} pages fetched twice in all (the ones worker 2 had in flight), "
-                f"{k['seconds']} s."]
-    return "\n".join(out)
+                f"{k['seconds']} s."), ""]
+    out += statements_table(s)
+    return "\n".join(out).rstrip()
+
+
+def hnsw_table(h: dict[str, Any] | None) -> list[str]:
+    """bench/scaleout/hnsw_insert.py: Postgres CPU per stored vector, without and with the HNSW index."""
+    if not h:
+        return []
+    out = ["", f"Postgres backend CPU per stored vector (`bench/scaleout/hnsw_insert.py`, {h['runs'][0]['vectors']:,} "
+           f"hashing-embedder vectors of the same docs, COPY 13 per transaction, one client; {conditions(h)}):", "",
+           "| index | CPU ms per vector | CPU ms per page of 13 chunks | wall ms per vector |", "|---|---|---|---|"]
+    out += [f"| {r['index']} | {r['backend_cpu_ms_per_vector']} | {r['backend_cpu_ms_per_page_of_13']} | "
+            f"{r['wall_ms_per_vector']} |" for r in h["runs"]]
+    return out
+
+
+def statements_table(s: dict[str, Any]) -> list[str]:
+    """Where Postgres spends its time per page (pg_stat_statements) in the first 1- and 2-worker runs."""
+    m = (s.get("modes") or {"unpinned": s}).get("unpinned") or next(iter((s.get("modes") or {"": s}).values()))
+    picked = {n: runs[0] for n, runs in m["runs"].items() if runs and runs[0].get("statements")}
+    if not picked:
+        return []
+    out = [("Postgres execution time per crawled page by statement (pg_stat_statements, first unpinned run; "
+           "execution only, not parsing or the network):"), "",
+           "| statement | " + " | ".join(f"{n} worker(s): calls/page, ms/page" for n in sorted(picked)) + " |",
+           "|---|" + "---|" * len(picked)]
+    base = picked[min(picked)]["statements"]
+    for st in base[:10]:
+        cells = []
+        for n in sorted(picked):
+            match = next((x for x in picked[n]["statements"] if x["query"] == st["query"]), None)
+            cells.append(f"{match['calls_per_page']}, {match['ms_per_page']}" if match else "–")
+        query = st["query"].replace("|", "\\|")
+        out.append(f"| `{query}` | " + " | ".join(cells) + " |")
+    return out
 
 
 def replace_block(doc: str, name: str, body: str, *, after: str | None = None) -> str:
@@ -181,25 +290,72 @@ def replace_block(doc: str, name: str, body: str, *, after: str | None = None) -
     return doc.rstrip() + "\n\n" + block + "\n"
 
 
-def main() -> None:
-    results = {"ingest": load(BENCH_DIR / "ingest.json"), "quality": load(ROOT / "bench/quality/results.json"),
-               "search": load(ROOT / "bench/search/results.json"), "scale": load(ROOT / "bench/search/scale.json"),
-               "scaleout": load(ROOT / "bench/scaleout/results.json"),
-               "startup": load(ROOT / "bench/startup/results.json")}
-    table = ["| figure | target | measured | from |", "|---|---|---|---|"]
-    table += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in summary_rows(results)]
-    body = "\n".join([f"Machine: {machine()}, shared with other engineers' work during the session (load average "
-                      "4–16): every wall-clock figure is an upper bound. Medians of the runs each benchmark made. Each "
-                      "row's date and conditions are in its section; rows come from the JSON results a benchmark "
-                      "wrote, or (ingest, model switch) from the figures recorded in its section.", "",
-                      *table, "", *plots(results)])
-    doc = DOC.read_text()
+SOURCES = {  # benchmark -> its results files, relative to the tree (the newest existing one is read)
+    "ingest": ["bench/ingest/results.json", "bench/results/ingest.json"],
+    "quality": ["bench/quality/results.json"],
+    "search": ["bench/search/results.json"],
+    "scale": ["bench/search/scale.json"],
+    "scaleout": ["bench/scaleout/results.json"],
+    "hnsw": ["bench/scaleout/hnsw_insert.json"],
+    "startup": ["bench/startup/results.json"],
+    "reembed": ["bench/results/settings_reembed.json"],
+    "board": ["bench/results/projects_board.json"],
+    "packs": ["bench/results/packs.json"],
+}
+
+
+def results(root: Path) -> dict[str, dict[str, Any] | None]:
+    """Every benchmark's latest results under `root` (None when it has none)."""
+    out: dict[str, dict[str, Any] | None] = {}
+    for name, paths in SOURCES.items():
+        found = sorted((p for p in (root / rel for rel in paths) if p.exists()), key=lambda p: p.stat().st_mtime)
+        out[name] = load(found[-1]) if found else None
+    return out
+
+
+def capture(stdout_file: Path, out: Path) -> None:
+    """Save the JSON object a benchmark printed last on stdout as its results file, with the conditions."""
+    text = stdout_file.read_text()
+    last = text.rfind("\n{\n")  # the last pretty-printed object; earlier output may be progress lines
+    data = json.loads(text[last + 1:] if last >= 0 else text[text.find("{"):])
+    data.update(cpus=os.cpu_count(), load_avg=round(os.getloadavg()[0], 1),
+                date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def write_report(root: Path) -> Path:
+    """Rewrite the generated blocks of root/docs/benchmarks.md (and its plots) from root's results."""
+    doc_path = root / "docs/benchmarks.md"
+    r = results(root)
+    table = ["| figure | target | machine | measured | from |", "|---|---|---|---|---|"]
+    table += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in summary_rows(r)]
+    body = "\n".join([(f"Machine: {machine()}, shared with other engineers' work during the session, so wall-clock "
+                      "figures depend on the load average given in each row (1-minute load when the benchmark "
+                      "started; the machine has 2 cores). Every row is computed by `bench/report.py` from the JSON "
+                      "results file its benchmark wrote; medians of the runs each benchmark made. Conditions and "
+                      "analysis are in each section."), "",
+                      *table, "", *plots(r, root / "docs/img")])
+    doc = doc_path.read_text()  # read just before writing: others edit their own sections of this file
     intro = doc.split("\n\n", 2)
     doc = replace_block(doc, "summary", body, after="\n\n".join(intro[:2]))
-    if results["scaleout"]:
-        doc = replace_block(doc, "scaleout", scaleout_block(results["scaleout"]), after="## Scale-out")
-    DOC.write_text(doc)
-    print(f"wrote {DOC}")
+    if r["scaleout"]:
+        block = "\n".join([scaleout_block(r["scaleout"]), *hnsw_table(r["hnsw"])])
+        doc = replace_block(doc, "scaleout", block, after="## Scale-out")
+    doc_path.write_text(doc)
+    return doc_path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", type=Path, default=ROOT, help="tree whose bench/ results and docs/ are used")
+    parser.add_argument("--capture", nargs=2, type=Path, metavar=("STDOUT", "OUT"),
+                        help="save the JSON a benchmark printed (file STDOUT) as results file OUT, then exit")
+    args = parser.parse_args()
+    if args.capture:
+        capture(*args.capture)
+        return
+    print(f"wrote {write_report(args.root.resolve())}")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@ address; each worker runs in its own namespace and reaches both over the veth/br
 Measures crawl throughput with 1 and 2 workers, then kills one of 2 workers mid-crawl (SIGKILL) and
 checks the result is complete with no duplicate page, chunk or vector. Needs root (`ip netns`).
 
-Usage: bench/scaleout/run.py [--runs 1] [--workers 1,2] [--embedder hash|local]
-Writes bench/scaleout/results.json (read by bench/report.py).
+Usage: bench/scaleout/run.py [--runs 3] [--modes unpinned,pinned] [--max-pages N] [--no-kill]
+                             [--embedder hash|local] [--out results.json]
+Writes bench/scaleout/results.json (read by bench/report.py), with per run the statements that
+cost Postgres most (pg_stat_statements) and the load average before/after.
 """
 
 from __future__ import annotations
@@ -67,7 +69,9 @@ class Postgres:
            user="embedded_postgres")
         with open(self.data / "pg_hba.conf", "a") as hba:
             hba.write(f"host all all {netns.NET}.0/24 trust\n")  # the bench's private network only
-        opts = f"-h {netns.HOST_IP} -p {PG_PORT} -k {self.data} -c max_connections=200 -c shared_buffers=256MB"
+        # pg_stat_statements: which statements cost Postgres its CPU per page (reported per run).
+        opts = (f"-h {netns.HOST_IP} -p {PG_PORT} -k {self.data} -c max_connections=200 -c shared_buffers=256MB "
+                "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all")
         sh(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(WORK / "pg.log"), "-w", "start",
            user="embedded_postgres")
         sh(str(PG_BIN / "createdb"), "-h", netns.HOST_IP, "-p", str(PG_PORT), "-U", "postgres", "archon")
@@ -89,16 +93,23 @@ def worker_env(embedder: str, i: int) -> dict[str, str]:
 class Workers:
     """`archon worker` processes, worker i inside namespace archon-w<i>."""
 
-    def __init__(self, embedder: str) -> None:
+    def __init__(self, embedder: str, *, pin: bool = False) -> None:
         self.embedder = embedder
+        # pin: worker i (and its converter processes) may run on core i-1 only, as if each "host" had
+        # its own CPU; Postgres and the docs server stay unpinned (shared, like a database host would be).
+        self.pin = pin
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
+
+    def _command(self, i: int) -> list[str]:
+        pin = ["taskset", "-c", str((i - 1) % (os.cpu_count() or 1))] if self.pin else []
+        return [*netns.exec_prefix(i), *pin, sys.executable, "-m", "archon", "worker"]
 
     def start(self, count: int, tag: str) -> None:
         for i in range(1, count + 1):
             (WORK / f"worker{i}").mkdir(parents=True, exist_ok=True)
             log = open(WORK / f"{tag}-worker{i}.log", "wb")  # noqa: SIM115
             self.procs[i] = subprocess.Popen(
-                [*netns.exec_prefix(i), sys.executable, "-m", "archon", "worker"], env=worker_env(self.embedder, i),
+                self._command(i), env=worker_env(self.embedder, i),
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=WORK)
         deadline = time.monotonic() + 120
         for i in self.procs:
@@ -162,6 +173,35 @@ def hits(log_path: Path) -> Counter[str]:
     return Counter(m.group(1) for m in re.finditer(r'"GET (\S+) HTTP/[\d.]+" 200', log_path.read_text(errors="replace")))
 
 
+async def reset_statements(runtime: Runtime) -> None:
+    async with runtime.db.connection() as conn:
+        await conn.execute("SELECT pg_stat_statements_reset()")
+
+
+async def top_statements(runtime: Runtime, pages: int, limit: int = 12) -> list[dict[str, Any]]:
+    """The statements that took most of Postgres's execution time during the crawl, per crawled page."""
+    async with runtime.db.connection() as conn:
+        rows = await (await conn.execute(
+            r"""
+            SELECT left(regexp_replace(query, '\s+', ' ', 'g'), 160) AS query, calls,
+                   round(total_exec_time::numeric, 1) AS total_ms, round(mean_exec_time::numeric, 3) AS mean_ms,
+                   rows
+            FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'archon')
+            ORDER BY total_exec_time DESC LIMIT %s
+            """, (limit,))).fetchall()
+        total = await (await conn.execute(
+            "SELECT sum(total_exec_time) AS ms, sum(calls) AS calls FROM pg_stat_statements")).fetchone()
+    out = [{**{k: (float(v) if k.endswith("_ms") else v) for k, v in r.items()},
+            "ms_per_page": round(float(r["total_ms"]) / pages, 2), "calls_per_page": round(r["calls"] / pages, 2)}
+           for r in rows]
+    assert total is not None
+    out.insert(0, {"query": "(all statements)", "calls": int(total["calls"] or 0),
+                   "total_ms": round(float(total["ms"] or 0), 1),
+                   "ms_per_page": round(float(total["ms"] or 0) / pages, 2),
+                   "calls_per_page": round(int(total["calls"] or 0) / pages, 2)})
+    return out
+
+
 async def check(runtime: Runtime, job: JobView) -> dict[str, Any]:
     """Pages, chunks and vectors of the crawl, and every duplicate (there must be none)."""
     assert job.source_id
@@ -187,21 +227,24 @@ async def check(runtime: Runtime, job: JobView) -> dict[str, Any]:
     return result
 
 
-async def crawl(runtime: Runtime, workers: Workers, count: int, tag: str, kill_at: float | None = None) -> dict[str, Any]:
+async def crawl(runtime: Runtime, workers: Workers, count: int, tag: str, kill_at: float | None = None,
+                max_pages: int = 5000) -> dict[str, Any]:
     """One crawl of the docs by `count` fresh workers; with kill_at, worker 2 is SIGKILLed at that fraction."""
     access_log = WORK / f"{tag}-access.log"
     server = docs_server(access_log)
     workers.start(count, tag)
     try:
         request = CrawlRequest(url=f"http://{netns.HOST_IP}:{DOCS_PORT}/index.html", crawl_type="recursive",
-                               max_depth=10, max_pages=5000, same_path_prefix=False)
+                               max_depth=10, max_pages=max_pages, same_path_prefix=False)
         pg_cpu_before = cpu_seconds(postmaster_pid())
+        load_before = os.getloadavg()[0]
+        await reset_statements(runtime)
         started = await CrawlService(runtime).start_crawl(request)
         jobs = JobService(runtime.db)
         killed_at_pages = None
         while not (job := await jobs.get(started.progressId)).finished:
             data = job.progress_data()
-            if kill_at is not None and killed_at_pages is None and data.get("totalPages", 0) > 500 and \
+            if kill_at is not None and killed_at_pages is None and data.get("totalPages", 0) >= min(500, max_pages) and \
                     data.get("processedPages", 0) >= kill_at * data["totalPages"]:
                 killed_at_pages = data["processedPages"]
                 done_before = await _done_urls(runtime, started.progressId)
@@ -219,6 +262,8 @@ async def crawl(runtime: Runtime, workers: Workers, count: int, tag: str, kill_a
         assert job.started_at and job.finished_at
         seconds = (job.finished_at - job.started_at).total_seconds()
         result = await check(runtime, job)
+        result["statements"] = await top_statements(runtime, result["pages"])
+        result["load"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
         got = hits(access_log)
         result.update(workers=count, seconds=round(seconds, 2), pages_per_second=round(result["pages"] / seconds, 2),
                       refetched_pages=sum(1 for n in got.values() if n > 1),
@@ -244,39 +289,63 @@ async def _done_urls(runtime: Runtime, job_id: str) -> set[str]:
     return {str(r["url"]) for r in rows}
 
 
+def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Median pages/s per worker count and the 2-vs-1 ratio (both from the same invocation)."""
+    median = {n: statistics.median(r["pages_per_second"] for r in rs) for n, rs in runs.items()}
+    return {"runs": runs, "median_pages_per_second": median,
+            "speedup_2_vs_1": round(median["2"] / median["1"], 2) if "1" in median and "2" in median else None}
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     settings = Settings(_env_file=None, database_url=DB_URL, embedding_provider=args.embedder,  # type: ignore[call-arg]
                         run_worker=False, data_dir=WORK / "api", log_level="WARNING",
                         crawl_allowed_hosts=[f"{netns.HOST_IP}:{DOCS_PORT}"])
     runtime = await Runtime.start(settings, run_worker=False)  # plays `archon serve --no-worker`: starts crawls
-    workers = Workers(args.embedder)
-    runs: dict[str, list[dict[str, Any]]] = {}
+    async with runtime.db.connection() as conn:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    modes: dict[str, dict[str, Any]] = {}
+    kill: dict[str, Any] | None = None
     try:
-        for n in args.workers:
+        for mode in args.modes:
+            workers = Workers(args.embedder, pin=mode == "pinned")
+            runs: dict[str, list[dict[str, Any]]] = {}
+            # Runs alternate between worker counts so a change in the machine's load hits both alike.
             for r in range(args.runs):
-                print(f"== {n} worker(s), run {r + 1}/{args.runs}", flush=True)
-                res = await crawl(runtime, workers, n, f"w{n}-r{r}")
-                print("  ", json.dumps(res), flush=True)
-                runs.setdefault(str(n), []).append(res)
-        print("== 2 workers, worker 2 killed mid-crawl", flush=True)
-        kill = await crawl(runtime, workers, 2, "kill", kill_at=0.4)
-        print("  ", json.dumps(kill), flush=True)
+                for n in args.workers:
+                    print(f"== {mode}: {n} worker(s), run {r + 1}/{args.runs}", flush=True)
+                    res = await crawl(runtime, workers, n, f"{mode}-w{n}-r{r}", max_pages=args.max_pages)
+                    print("  ", json.dumps({k: v for k, v in res.items() if k != "statements"}), flush=True)
+                    runs.setdefault(str(n), []).append(res)
+            modes[mode] = summarize(runs)
+            print(f"== {mode}: {json.dumps(modes[mode]['median_pages_per_second'])}, "
+                  f"2 vs 1: {modes[mode]['speedup_2_vs_1']}", flush=True)
+        if args.kill:
+            print("== 2 workers, worker 2 killed mid-crawl", flush=True)
+            kill = await crawl(runtime, Workers(args.embedder), 2, "kill", kill_at=0.4, max_pages=args.max_pages)
+            print("  ", json.dumps({k: v for k, v in kill.items() if k != "statements"}), flush=True)
     finally:
         await runtime.stop()
-    median = {n: statistics.median(r["pages_per_second"] for r in rs) for n, rs in runs.items()}
-    return {"embedder": args.embedder, "runs": runs, "median_pages_per_second": median,
-            "speedup_2_vs_1": round(median["2"] / median["1"], 2) if "1" in median and "2" in median else None,
-            "kill": kill, "machine": f"{platform.node()}: {os.cpu_count()} cores, {platform.machine()}, "
-                                     f"load {os.getloadavg()[0]:.1f} at start",
+    primary = modes[args.modes[0]]
+    return {"embedder": args.embedder, "mode": args.modes[0], **primary, "modes": modes, "kill": kill,
+            "max_pages": args.max_pages,
+            "machine": f"{platform.node()}: {os.cpu_count()} cores, {platform.machine()}, "
+                       f"load {os.getloadavg()[0]:.1f} at the end",
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
 def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=int(os.environ.get("ARCHON_BENCH_SCALEOUT_RUNS", "1")))
+    parser.add_argument("--runs", type=int, default=int(os.environ.get("ARCHON_BENCH_SCALEOUT_RUNS", "3")))
     parser.add_argument("--workers", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2])
     parser.add_argument("--embedder", default=os.environ.get("ARCHON_BENCH_SCALEOUT_EMBEDDER", "hash"),
                         choices=["hash", "local"])
+    parser.add_argument("--modes", type=lambda s: s.split(","),
+                        default=os.environ.get("ARCHON_BENCH_SCALEOUT_MODES", "unpinned,pinned").split(","),
+                        help="unpinned: workers share every core; pinned: worker i runs on core i-1 only")
+    parser.add_argument("--max-pages", type=int, default=int(os.environ.get("ARCHON_BENCH_SCALEOUT_PAGES", "5000")),
+                        help="crawl at most this many pages (the docs have 1,169; smaller for a smoke run)")
+    parser.add_argument("--no-kill", dest="kill", action="store_false", help="skip the kill-one-worker run")
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/scaleout needs root (ip netns, running Postgres as embedded_postgres)")
@@ -293,9 +362,9 @@ def cli() -> None:
     finally:
         pg.stop()
         netns.teardown(MAX_WORKERS)
-    out = Path(__file__).with_name("results.json")
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: result[k] for k in ("median_pages_per_second", "speedup_2_vs_1")}), f"-> {out}")
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({m: (v["median_pages_per_second"], v["speedup_2_vs_1"]) for m, v in result["modes"].items()}),
+          f"-> {args.out}")
 
 
 if __name__ == "__main__":

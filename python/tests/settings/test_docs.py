@@ -26,3 +26,9 @@ def test_every_cli_command_is_documented() -> None:
     names = [c.name or (c.callback.__name__ if c.callback else "") for c in credentials_app.registered_commands]
     missing = [n for n in names if f"archon credentials {n.replace('_', '-')}" not in DOC]
     assert missing == [], f"CLI commands missing from docs/settings.md: {missing}"
+
+
+def test_every_runtime_setting_says_when_it_takes_effect() -> None:
+    section = DOC.split("### When a change takes effect", 1)[1].split("\n### ", 1)[0]
+    missing = [name for name in RagSettings.model_fields if f"`{name}`" not in section]
+    assert missing == [], f"settings missing from the 'When a change takes effect' table: {missing}"

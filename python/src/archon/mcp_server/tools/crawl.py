@@ -26,7 +26,9 @@ class CrawlOptions(BaseModel):
     same_path_prefix: bool = Field(False, description="Only follow links under the URL's directory.")
     knowledge_type: Literal["technical", "business", "general"] = "technical"
     tags: list[str] = Field(default_factory=list, description="Up to 10 labels for the source.")
-    render: Literal["auto", "http", "browser"] = Field("auto", description="browser for JavaScript-only sites.")
+    render: Literal["auto", "http", "browser"] | None = Field(
+        None, description="browser for JavaScript-only sites (default: the server's default_render_mode setting)."
+    )
 
 
 class CrawlStartedResult(BaseModel):

@@ -21,6 +21,7 @@ from archon.knowledge.router import router as knowledge_router
 from archon.knowledge.search_router import router as search_router
 from archon.mcp_server.router import router as mcp_router
 from archon.mcp_server.server import build_mcp_http_app, build_mcp_server
+from archon.observability.health import start_monitor
 from archon.observability.metrics import MetricsMiddleware
 from archon.observability.router import router as observability_router
 from archon.projects.events import ProjectEvents
@@ -50,6 +51,8 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await Runtime.start(settings)
+        # Probes read a cached database state checked on its own connection, never the request pool.
+        db_monitor = await start_monitor(runtime)
         holder.runtime = runtime
         app.state.runtime = runtime
         # One LISTEN connection per API process fans NOTIFY events out (project streams, ...).
@@ -61,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             await project_events.stop()
             await notify_hub.stop()
+            await db_monitor.stop()
             await runtime.stop()
             holder.runtime = None
 

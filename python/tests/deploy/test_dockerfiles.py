@@ -74,7 +74,7 @@ def test_backend_image_contents() -> None:
     assert "ARCHON_ALLOW_INSECURE_BIND" not in env, "only compose (loopback-published ports) may allow that"
     assert [i.args for i in final if i.keyword == "VOLUME"] == ['["/data"]']
     health = [i for i in final if i.keyword == "HEALTHCHECK"][-1]
-    assert "http://127.0.0.1:8080/health" in " ".join(health.exec_form())
+    assert "http://127.0.0.1:8080/readyz" in " ".join(health.exec_form())
     assert set(" ".join(i.args for i in final if i.keyword == "EXPOSE").split()) == {"8080", "8051"}
 
 

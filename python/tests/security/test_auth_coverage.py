@@ -17,7 +17,7 @@ from tests.conftest import LiveServer
 from tests.security.conftest import API_KEY, AUTH, Recorder, asgi_client
 
 # Open on purpose: liveness/readiness for probes, Prometheus, and the API description.
-OPEN_PATHS = {"/health", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+OPEN_PATHS = {"/health", "/livez", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 BAD_TOKENS: list[dict[str, str]] = [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {API_KEY}"},
                                     {"Authorization": f"Bearer {API_KEY}x"}, {"Authorization": "Bearer"}]
 SAMPLE = {"uuid": "00000000-0000-0000-0000-000000000001", "int": "1", "str": "x"}

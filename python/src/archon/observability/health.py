@@ -1,22 +1,149 @@
-"""Health: what /health reports and when it answers 503."""
+"""Health: /livez (process alive), /readyz (can serve now) and /health (the documented component report).
+
+The database state comes from `DatabaseMonitor`: checks on its own connection (never the request pool, so
+probes do not queue behind busy requests), refreshed in the background every second. /readyz reads that
+cached state; /health runs a fresh check, shared by concurrent callers (single flight).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
+
 from archon.runtime import Runtime, RuntimeHolder
 
-_DB_TIMEOUT = 2.0
+log = logging.getLogger(__name__)
+
+CHECK_INTERVAL = 1.0  # seconds between database checks
+CHECK_TIMEOUT = 2.0  # a check slower than this counts as a failure
+STALE_AFTER = 10.0  # no finished check for this long (event loop starved or check stuck): not healthy
 
 
-async def database_status(runtime: Runtime) -> str:
-    try:
-        await asyncio.wait_for(runtime.db.ping(timeout=_DB_TIMEOUT), timeout=_DB_TIMEOUT + 0.5)
-    except Exception as exc:  # any failure here is the thing we report
-        return f"unavailable: {type(exc).__name__}"
-    return "healthy"
+class DatabaseMonitor:
+    """Pings the database every CHECK_INTERVAL on a dedicated connection and keeps the last result."""
+
+    def __init__(self, conninfo: str, *, interval: float = CHECK_INTERVAL, timeout: float = CHECK_TIMEOUT) -> None:
+        self.conninfo = conninfo
+        self.interval = interval
+        self.timeout = timeout
+        self.status = "unknown"
+        self.checked_at = 0.0  # monotonic time of the last finished check
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._inflight: asyncio.Task[str] | None = None
+
+    async def start(self) -> None:
+        """Run one check now (so the first probe has an answer), then keep checking in the background."""
+        await self.check()
+        self._task = asyncio.create_task(self._loop(), name="archon-db-monitor")
+
+    async def stop(self) -> None:
+        """Stop the background checks and close the dedicated connection."""
+        if self._inflight is not None and not self._inflight.done():
+            self._inflight.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._inflight
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._close()
+
+    def current(self) -> str:
+        """"healthy" or "unavailable: <reason>"; a result older than STALE_AFTER is not trusted."""
+        if self.status == "healthy" and time.monotonic() - self.checked_at > STALE_AFTER:
+            return "unavailable: check stale"
+        return self.status
+
+    async def fresh(self) -> str:
+        """A check that starts now, or the one already running (concurrent callers share it)."""
+        if self._inflight is None or self._inflight.done():
+            self._inflight = asyncio.create_task(self._check())
+        return await asyncio.shield(self._inflight)
+
+    async def check(self) -> str:
+        """One `SELECT 1` (reconnecting if needed); records and returns the status."""
+        return await self.fresh()
+
+    async def _check(self) -> str:
+        try:
+            async with asyncio.timeout(self.timeout):
+                if self._conn is None or self._conn.closed:
+                    self._conn = await psycopg.AsyncConnection.connect(
+                        self.conninfo, autocommit=True, connect_timeout=max(1, int(self.timeout)))
+                await self._conn.execute("SELECT 1")
+            status = "healthy"
+        except Exception as exc:  # any failure is the thing we report
+            status = f"unavailable: {type(exc).__name__}"
+            await self._close()
+        if status != self.status and self.status != "unknown":
+            log.warning("database %s", status)
+        self.status, self.checked_at = status, time.monotonic()
+        return status
+
+    async def check_once(self) -> str:
+        """A single check that leaves no connection open (when no monitor runs in this process)."""
+        try:
+            return await self.check()
+        finally:
+            await self._close()
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.check()
+
+    async def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+
+def _monitor(runtime: Runtime) -> DatabaseMonitor | None:
+    monitor = runtime.state.get("health.monitor")
+    return monitor if isinstance(monitor, DatabaseMonitor) else None
+
+
+async def start_monitor(runtime: Runtime) -> DatabaseMonitor:
+    """Start the database monitor of this process (kept in `runtime.state`)."""
+    monitor = DatabaseMonitor(runtime.db.conninfo)
+    await monitor.start()
+    runtime.state["health.monitor"] = monitor
+    return monitor
+
+
+async def database_status(runtime: Runtime, *, fresh: bool = False) -> str:
+    """The monitor's cached (or, with `fresh`, a new) result; a one-off check when no monitor runs."""
+    monitor = _monitor(runtime)
+    if monitor is not None:
+        return await monitor.fresh() if fresh else monitor.current()
+    return await DatabaseMonitor(runtime.db.conninfo).check_once()
+
+
+def liveness() -> tuple[int, dict[str, Any]]:
+    """Always 200 while the process can run a handler: no I/O, no locks."""
+    return 200, {"status": "alive"}
+
+
+async def readiness(holder: RuntimeHolder) -> tuple[int, dict[str, Any]]:
+    """503 while starting, from the moment shutdown begins, or when the database is unreachable."""
+    runtime = holder.runtime
+    if runtime is None:
+        return 503, {"status": "starting"}
+    if runtime.shutting_down:
+        return 503, {"status": "shutting_down"}
+    database = await database_status(runtime)
+    if database != "healthy":
+        return 503, {"status": "unavailable", "failing": ["database"], "database": database}
+    return 200, {"status": "ready"}
 
 
 async def report(holder: RuntimeHolder) -> tuple[int, dict[str, Any]]:
@@ -26,10 +153,10 @@ async def report(holder: RuntimeHolder) -> tuple[int, dict[str, Any]]:
     if runtime is None:
         return 503, {"status": "starting", "timestamp": now, "services": {}}
     services = {
-        "database": await database_status(runtime),
+        "database": await database_status(runtime, fresh=True),
         "embeddings": f"{runtime.embedder.provider}/{runtime.embedder.model}: {runtime.embedder.status()}",
         "mcp_server": "running" if holder.mcp_running else "stopped",
-        "worker": "running" if runtime.queue.worker_running else "off",
+        "worker": runtime.queue.worker_state,  # running | restarting (database lost) | off
     }
     if runtime.shutting_down:
         return 503, {"status": "shutting_down", "timestamp": now, "services": services}

@@ -1,4 +1,4 @@
-"""GET /health and GET /metrics (open even when an API key is set)."""
+"""GET /livez, /readyz, /health and /metrics (open even when an API key is set: probes carry no token)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,18 @@ from fastapi.responses import JSONResponse
 from archon.observability import health, metrics
 
 router = APIRouter(tags=["health"])
+
+
+@router.get("/livez", summary="Liveness: 200 while the process runs (no I/O)")
+async def get_livez() -> JSONResponse:
+    status, body = health.liveness()
+    return JSONResponse(body, status_code=status)
+
+
+@router.get("/readyz", summary="Readiness: 503 while starting, shutting down or without a database")
+async def get_readyz(request: Request) -> JSONResponse:
+    status, body = await health.readiness(request.app.state.holder)
+    return JSONResponse(body, status_code=status)
 
 
 @router.get("/health", summary="Service health: database, embeddings, MCP server")

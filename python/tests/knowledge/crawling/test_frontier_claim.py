@@ -1,11 +1,19 @@
-"""Claiming crawl URLs: claim order, expired claims, and a plan that does not sort the whole frontier."""
+"""The crawl frontier: claim order, expired claims, a claim plan that does not sort the whole frontier, and the
+throttled chunk count of progress reports."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
+
 from archon.jobs.service import JobService
+from archon.knowledge.crawling import frontier as frontier_module
 from archon.knowledge.crawling.frontier import FrontierRepository
+from archon.knowledge.embedding_models import EmbeddingModelRepository
+from archon.knowledge.embeddings.hashing import HashingEmbedder
+from archon.knowledge.models import ChunkInput, PageInput
+from archon.knowledge.repository import KnowledgeRepository
 from archon.runtime import Runtime
 
 
@@ -55,3 +63,34 @@ async def test_claim_reads_pending_rows_in_index_order_without_sorting(runtime: 
     plan = json.dumps(row["QUERY PLAN"])
     assert "archon_crawl_urls_claim" in plan
     assert '"Sort"' not in plan and "Incremental Sort" not in plan
+
+
+async def _store_page(runtime: Runtime, url: str, chunks: int) -> int:
+    async with runtime.db.connection() as conn:
+        await conn.execute("INSERT INTO archon_sources (id, source_type, url) VALUES ('s1', 'url', 'http://x.test/') "
+                           "ON CONFLICT DO NOTHING")
+    model = await EmbeddingModelRepository(runtime.db).ensure_active("hash", "hash-v1", 384)
+    texts = [f"chunk {i} of {url}" for i in range(chunks)]
+    page = PageInput(url=url, markdown=" ".join(texts), content_hash=url,
+                     chunks=[ChunkInput(content=t, token_count=4) for t in texts])
+    vectors = await HashingEmbedder().embed(texts)
+    return await KnowledgeRepository(runtime.db).replace_page("s1", page, model=model, chunk_vectors=vectors)
+
+
+async def test_chunks_stored_is_reused_while_pages_are_in_flight_and_exact_at_the_end(
+        runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(frontier_module, "CHUNKS_MAX_AGE", 600.0)  # a slow machine must not expire it mid-test
+    frontier = FrontierRepository(runtime.db)
+    job = await _job(runtime)
+    await frontier.add(job, ["http://x.test/1", "http://x.test/2"], 0, max_pages=10)
+    for url, chunks in (("http://x.test/1", 3), ("http://x.test/2", 2)):
+        assert await frontier.claim(job, "w1") == (url, 0)
+        await frontier.finish(job, url, "done", page_id=await _store_page(runtime, url, chunks))
+        if url.endswith("1"):
+            assert await frontier.chunks_stored(job) == 3
+    # Another worker's page landed a moment ago: a progress report may show the count of CHUNKS_MAX_AGE ago...
+    assert await frontier.chunks_stored(job) == 3
+    # ...but once nothing is pending or claimed, the count is exact (the job's final figure).
+    counts = await frontier.counts(job)
+    assert counts["done"] == 2
+    assert await frontier.chunks_stored(job) == 5

@@ -15,6 +15,7 @@ LIVENESS_NAMESPACE = 0x4C495645  # "LIVE": first key of a crawling worker's live
 
 
 EXPIRED_CHECK_EVERY = 5.0  # seconds between looks for expired claims while nothing is pending
+CHUNKS_MAX_AGE = 2.0  # seconds a chunks_stored() count is reused for progress reports
 
 # The claim: one row in claim order (depth first, then discovery order), skipping rows other workers lock.
 _CLAIM = """
@@ -35,6 +36,7 @@ class FrontierRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._expired_checked_at = -EXPIRED_CHECK_EVERY
+        self._chunks: dict[str, tuple[float, int]] = {}  # job id -> (when counted, chunks_stored)
 
     async def is_empty(self, job_id: str) -> bool:
         async with self.db.connection() as conn:
@@ -164,15 +166,28 @@ class FrontierRepository:
                 (job_id,))).fetchall()
         counts = {str(r["status"]): int(r["n"]) for r in rows}
         counts["total"] = sum(counts.values())
+        if not counts.get("pending") and not counts.get("claimed"):
+            self._chunks.pop(job_id, None)  # nothing in flight: the next chunks_stored() is the final figure
         return counts
 
     async def chunks_stored(self, job_id: str) -> int:
-        """Chunks of the pages the job has finished (used to resume the progress counter)."""
+        """Chunks of the pages the job has finished (progress figure, and the counter a resumed job starts from).
+
+        The count joins every finished page of the job with its chunks, so it grows with the crawl; progress
+        reports ask several times a second. A figure at most CHUNKS_MAX_AGE seconds old is reused (callers add
+        their own pages on top) while pages are in flight, which keeps this off the per-page cost of large
+        crawls; once counts() sees nothing pending or claimed, the next call counts again (the final figure).
+        """
+        cached = self._chunks.get(job_id)
+        if cached is not None and time.monotonic() - cached[0] < CHUNKS_MAX_AGE:
+            return cached[1]
         async with self.db.connection() as conn:
             row = await (await conn.execute(
                 "SELECT count(*) AS n FROM archon_chunks c JOIN archon_crawl_urls u ON u.page_id = c.page_id "
                 "WHERE u.job_id = %s AND u.status = 'done'", (job_id,))).fetchone()
-        return int(row["n"]) if row else 0
+        count = int(row["n"]) if row else 0
+        self._chunks[job_id] = (time.monotonic(), count)
+        return count
 
     async def delete_stale_sections(self, source_id: str, base_url: str, keep: Sequence[str]) -> int:
         """Delete llms-full sections (`base#slug` pages) that the file no longer has."""

@@ -40,10 +40,13 @@ class Serve:
     def start(self, **extra: str) -> None:
         env = {**extra, "PATH": os.environ["PATH"], "ARCHON_DATA_DIR": str(self.data_dir), "EMBEDDING_PROVIDER": "hash",
                "LOG_LEVEL": "INFO", "ARCHON_SHUTDOWN_GRACE": "2", **{k: str(v) for k, v in self.ports.items()}}
-        self.proc = subprocess.Popen([sys.executable, "-m", "archon", "serve"], env=env, cwd=self.data_dir.parent,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # A file, not a pipe: nobody reads a pipe while the server runs, and a full pipe would block its logging.
+        self.log = self.data_dir.parent / f"serve-{len(list(self.data_dir.parent.glob('serve-*.log')))}.log"
+        with self.log.open("w") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "archon", "serve"], env=env,
+                                         cwd=self.data_dir.parent, stdout=out, stderr=subprocess.STDOUT, text=True)
 
-    def wait_healthy(self, timeout: float = 60) -> dict[str, object]:
+    def wait_healthy(self, timeout: float = 120) -> dict[str, object]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc is not None and self.proc.poll() is None, self.output()
@@ -57,9 +60,9 @@ class Serve:
         raise AssertionError("archon serve did not become healthy:\n" + self.output())
 
     def output(self) -> str:
-        if self.proc is None or self.proc.stdout is None or self.proc.poll() is None:
+        if self.proc is None:
             return ""
-        return self.proc.stdout.read()
+        return self.log.read_text(errors="replace")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
         assert self.proc is not None

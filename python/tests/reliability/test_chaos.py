@@ -33,6 +33,8 @@ from tests.reliability.conftest import env_int
 PAGES = 30
 RUNS = env_int("ARCHON_CHAOS_RUNS", 6)
 RESULTS: dict[str, Any] = {}
+# pytest-timeout's default (300 s) fits the default size only; each run is a crawl or upload with restarts.
+RUN_TIMEOUT = pytest.mark.timeout(180 + 120 * RUNS)
 
 
 @pytest.fixture
@@ -101,6 +103,7 @@ async def _finish(runtime: Runtime, workers: Worker, job_id: str, kills: int, pr
     return job, done_kills
 
 
+@RUN_TIMEOUT
 async def test_sigkill_chaos_during_crawls(runtime: Runtime, site: Site, workers: Worker) -> None:
     for i in range(PAGES):
         site.set(f"/c/{i}", _page(i))
@@ -112,6 +115,7 @@ async def test_sigkill_chaos_during_crawls(runtime: Runtime, site: Site, workers
     rng = random.Random(9)
     frontier = FrontierRepository(runtime.db)
     kills_total = 0
+    began = time.monotonic()
     for run in range(RUNS):
         started = await CrawlService(runtime).start_crawl(CrawlRequest(**request))
 
@@ -126,7 +130,8 @@ async def test_sigkill_chaos_during_crawls(runtime: Runtime, site: Site, workers
         assert await invariants(runtime) == dict.fromkeys(await invariants(runtime), 0)
         await KnowledgeService(runtime).delete_source(started.sourceId)
     RESULTS["crawl_runs"], RESULTS["crawl_kills"] = RUNS, kills_total
-    print(f"\nchaos crawls: {RUNS} runs, {kills_total} SIGKILLs, all completed with the reference chunk set")
+    print(f"\nchaos crawls: {RUNS} runs, {kills_total} SIGKILLs, all completed with the reference chunk set "
+          f"({time.monotonic() - began:.0f} s)")
     assert kills_total >= RUNS  # every run was really interrupted at least once
 
 
@@ -135,6 +140,7 @@ def _files(batch: int) -> list[IncomingFile]:
                          "text/markdown") for i in range(12)]
 
 
+@RUN_TIMEOUT
 async def test_sigkill_chaos_during_uploads(runtime: Runtime, workers: Worker) -> None:
     rng = random.Random(11)
     jobs = JobService(runtime.db)
@@ -149,6 +155,7 @@ async def test_sigkill_chaos_during_uploads(runtime: Runtime, workers: Worker) -
             "ORDER BY 1, 2")).fetchall()
         await conn.execute("DELETE FROM archon_sources")
     kills_total = 0
+    began = time.monotonic()
     for run in range(RUNS):
         job_id = await UploadService(runtime).upload(_files(0), knowledge_type="technical", tags=[],
                                                      extract_code_examples=True)
@@ -168,4 +175,5 @@ async def test_sigkill_chaos_during_uploads(runtime: Runtime, workers: Worker) -
         assert counts == dict.fromkeys(counts, 0), counts
         async with runtime.db.connection() as conn:
             await conn.execute("DELETE FROM archon_sources")
-    print(f"\nchaos uploads: {RUNS} runs, {kills_total} SIGKILLs")
+    print(f"\nchaos uploads: {RUNS} runs, {kills_total} SIGKILLs, all completed with the reference chunk set "
+          f"({time.monotonic() - began:.0f} s)")

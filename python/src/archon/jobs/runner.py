@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,12 @@ _SLOT_POLL_SECONDS = 0.5
 # A job that lost its database is retried by the queue (its body resumes from its checkpoints) instead of
 # being recorded as failed; past this many attempts it fails so it can never loop forever.
 DATABASE_LOST_RETRIES = 8
+
+# A retryable ArchonError (an embedding provider in a 429/5xx/outage spell) is waited out: the body runs
+# again (bodies resume from their checkpoints) with growing pauses for up to this long, then the job fails.
+TRANSIENT_PATIENCE_SECONDS = 600.0
+TRANSIENT_FIRST_PAUSE = 2.0
+TRANSIENT_MAX_PAUSE = 30.0
 
 JobBody = Callable[[ProgressReporter], Awaitable[dict[str, Any]]]
 
@@ -92,6 +99,28 @@ def database_lost(exc: BaseException) -> bool:
     return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout))
 
 
+async def run_patiently(reporter: ProgressReporter, body: JobBody, *,
+                        patience: float | None = None) -> dict[str, Any]:
+    """Run `body`; while it fails with a retryable error, pause (growing, cancellable) and run it again."""
+    limit = TRANSIENT_PATIENCE_SECONDS if patience is None else patience
+    deadline = time.monotonic() + limit
+    pause = TRANSIENT_FIRST_PAUSE
+    while True:
+        await reporter.raise_if_cancelled()
+        try:
+            return await body(reporter)
+        except ArchonError as exc:
+            if not getattr(exc, "retryable", False) or time.monotonic() + pause > deadline:
+                raise
+            log.warning("job %s: %s; running it again in %.0f s", reporter.job_id, exc.message, pause)
+            await reporter.update(log=f"waiting {pause:.0f} s, then resuming: {exc.message}"[:500])
+            resume_at = time.monotonic() + pause
+            while time.monotonic() < resume_at:  # a stop request still lands within a second
+                await reporter.raise_if_cancelled()
+                await asyncio.sleep(min(1.0, max(0.0, resume_at - time.monotonic())))
+            pause = min(pause * 2, TRANSIENT_MAX_PAUSE)
+
+
 async def run_job(runtime: Runtime, job_id: str, body: JobBody) -> None:
     """Wait for a slot, mark the job running, run `body(reporter)` and record completed/error/cancelled.
 
@@ -121,8 +150,7 @@ async def run_job(runtime: Runtime, job_id: str, body: JobBody) -> None:
         JOBS_STARTED.labels(kind=job.kind).inc()
         reporter = jobs.reporter(job_id)
         try:
-            await reporter.raise_if_cancelled()
-            final = await body(reporter)
+            final = await run_patiently(reporter, body)
         except JobCancelled:
             await jobs.mark_cancelled(job_id)
             JOBS_FINISHED.labels(kind=job.kind, status="cancelled").inc()

@@ -12,6 +12,15 @@ class EmbeddingError(ArchonError):
 
     status = 502
     error = "embedding_failed"
+    retryable = False
+
+
+class EmbeddingUnavailable(EmbeddingError):
+    """The provider kept answering 429/5xx or refusing connections: a job waits and tries again later."""
+
+    status = 503
+    error = "embedding_unavailable"
+    retryable = True
 
 
 @runtime_checkable

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from archon.knowledge.embeddings.base import EmbeddingError
+from archon.knowledge.embeddings.base import EmbeddingError, EmbeddingUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ class OpenAIEmbedder:
                         attempt, self.max_attempts - 1, wait)
             await asyncio.sleep(wait)
         self._error = f"unavailable ({last_problem})"
-        raise EmbeddingError(f"the embedding provider at {self.base_url} still failed after {self.max_attempts} "
+        raise EmbeddingUnavailable(f"the embedding provider at {self.base_url} still failed after {self.max_attempts} "
                              f"attempts ({last_problem}); try again later")
 
     def _raise_if_final(self, response: httpx.Response) -> None:

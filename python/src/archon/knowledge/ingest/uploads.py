@@ -147,8 +147,8 @@ class UploadService:
                 if title != filename:
                     await knowledge.update_source(source_id, title=title[:500])
             except ArchonError as exc:
-                if exc.error == "cancelled":
-                    raise
+                if exc.error == "cancelled" or getattr(exc, "retryable", False):
+                    raise  # a provider outage is waited out by the job runner, not recorded against the file
                 errors.append(exc.message)
                 await self.repository.finish(row.id, "failed", exc.message)
                 await knowledge.set_status(source_id, "error", error=exc.message)

@@ -8,9 +8,14 @@ page pipeline, Postgres):
 2. the same crawl end to end with the local model (all-MiniLM-L6-v2): pages/s, chunks/s, peak RSS;
 3. the local model embedding the same chunk texts alone, in batches of 64: the physical bound.
 
-    python bench/ingest/run.py [--pages N] [--skip-full]
+The local-model phases crawl `--model-pages` pages spread evenly over the whole docs (every k-th
+page, so long reference pages and short ones are both in). Besides wall time they record CPU time
+and how long the model was busy during the crawl: the ratio of wall times is then explained as
+(model busy share of the crawl) x (model slowdown while the crawl's conversion shares the cores).
 
-Results are printed as JSON and written to $ARCHON_BENCH_DIR/ingest.json.
+    python bench/ingest/run.py [--pages N] [--model-pages N] [--phases convert,hash,local]
+
+Results are printed as JSON and written to $ARCHON_BENCH_DIR/ingest.json and bench/ingest/results.json.
 """
 
 from __future__ import annotations
@@ -42,20 +47,49 @@ from archon.knowledge.crawling.pool import shared_pool  # noqa: E402
 from archon.knowledge.crawling.schemas import CrawlRequest  # noqa: E402
 from archon.knowledge.crawling.service import CrawlService  # noqa: E402
 from archon.knowledge.crawling.ssrf import EgressPolicy  # noqa: E402
-from archon.knowledge.ingest.pipeline import EMBED_BATCH  # noqa: E402
+from archon.knowledge.embeddings.local import LocalEmbedder  # noqa: E402
+from archon.knowledge.ingest.pipeline import EMBED_BATCH, code_embedding_text, embedding_text  # noqa: E402
+from archon.knowledge.models import ChunkInput, CodeExampleInput  # noqa: E402
 from archon.runtime import Runtime  # noqa: E402
 
 DOCS = Path("/usr/share/doc/python3.11-doc/html")
+RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
-def serve_docs(pages: list[str]) -> tuple[ThreadingHTTPServer, str]:
-    """The docs folder over HTTP on a free loopback port, with a generated /sitemap.xml."""
+class ModelTimer:
+    """Wall time the local model spends encoding (patched into LocalEmbedder._encode for this run)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.texts = 0
+        original = LocalEmbedder._encode
+
+        def timed(embedder: LocalEmbedder, texts: list[str]) -> list[list[float]]:
+            started = time.perf_counter()
+            try:
+                return original(embedder, texts)
+            finally:
+                self.seconds += time.perf_counter() - started
+                self.texts += len(texts)
+
+        LocalEmbedder._encode = timed  # type: ignore[method-assign]
+
+    def reset(self) -> None:
+        self.seconds, self.texts = 0.0, 0
+
+
+MODEL_TIMER = ModelTimer()
+
+
+def serve_docs(sitemaps: dict[str, list[str]]) -> tuple[ThreadingHTTPServer, str]:
+    """The docs folder over HTTP on a free loopback port, with generated sitemaps (`/<name>` -> pages)."""
     class Handler(SimpleHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
             pass
 
         def do_GET(self) -> None:
-            if self.path == "/sitemap.xml":
+            if self.path.lstrip("/") in sitemaps:
+                pages = sitemaps[self.path.lstrip("/")]
                 host = f"http://{self.server.server_address[0]}:{self.server.server_address[1]}"  # type: ignore[str-bytes-safe]
                 body = ('<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
                         + "".join(f"<url><loc>{host}/{p}</loc></url>" for p in pages) + "</urlset>").encode()
@@ -111,7 +145,8 @@ class PeakRSS:
         self._thread.join()
 
 
-async def crawl_once(name: str, provider: str, base: str, port: int, pages: int) -> tuple[Runtime, dict[str, Any]]:
+async def crawl_once(name: str, provider: str, base: str, port: int, pages: int,
+                     sitemap: str = "sitemap.xml") -> tuple[Runtime, dict[str, Any]]:
     """One crawl of the served docs into a fresh embedded database; returns the open runtime and numbers."""
     data_dir = BENCH_DIR / f"ingest-{name}"
     shutil.rmtree(data_dir, ignore_errors=True)
@@ -122,7 +157,8 @@ async def crawl_once(name: str, provider: str, base: str, port: int, pages: int)
     if provider == "local":
         await runtime.embedder.embed(["warm up the model"])  # model load is not crawl time
     service = CrawlService(runtime)
-    request = CrawlRequest(url=f"{base}/sitemap.xml", crawl_type="sitemap", max_pages=pages)
+    request = CrawlRequest(url=f"{base}/{sitemap}", crawl_type="sitemap", max_pages=pages)
+    MODEL_TIMER.reset()
     with PeakRSS() as rss:
         cpu_before = cpu_seconds()
         started = time.perf_counter()
@@ -140,7 +176,9 @@ async def crawl_once(name: str, provider: str, base: str, port: int, pages: int)
                      "peak_rss_mb": round(rss.peak / 2**20), "cpu_seconds": round(cpu, 1),
                      # What 2 otherwise idle cores would sustain at this CPU cost per page (the
                      # machine is shared, so wall-clock rates understate the crawler).
-                     "projected_pages_per_s_2_cores": round(2 * done / cpu, 2) if cpu else None}
+                     "projected_pages_per_s_2_cores": round(2 * done / cpu, 2) if cpu else None,
+                     "model_busy_seconds": round(MODEL_TIMER.seconds, 1), "model_texts": MODEL_TIMER.texts,
+                     "load_avg": [round(x, 1) for x in os.getloadavg()]}
 
 
 async def fetch_convert_only(base: str, port: int, pages: list[str], in_flight: int = 6) -> dict[str, Any]:
@@ -175,17 +213,24 @@ async def embed_only(runtime: Runtime) -> dict[str, Any]:
     """Time the model on the stored chunk and code-example texts alone (same texts and batch size)."""
     async with runtime.db.connection() as conn:
         rows = await (await conn.execute(
-            "SELECT heading_path, content FROM archon_chunks ORDER BY id")).fetchall()
+            "SELECT headings, content, metadata FROM archon_chunks ORDER BY id")).fetchall()
         examples = await (await conn.execute(
-            "SELECT title, summary, code FROM archon_code_examples ORDER BY id")).fetchall()
-    # The same texts the pipeline embeds: chunks (heading path + content) and code examples.
-    texts = [f"{r['heading_path']}\n\n{r['content']}" if r["heading_path"] else r["content"] for r in rows]
-    texts += ["\n".join(p for p in (e["title"], e["summary"], e["code"]) if p) for e in examples]
+            "SELECT position, title, summary, code FROM archon_code_examples ORDER BY id")).fetchall()
+    # The same texts the pipeline embeds (its own functions), in batches of the same size.
+    texts = [embedding_text(ChunkInput(content=r["content"], headings=list(r["headings"]), metadata=r["metadata"]))
+             for r in rows]
+    texts += [code_embedding_text(CodeExampleInput(position=e["position"], code=e["code"], title=e["title"],
+                                                   summary=e["summary"])) for e in examples]
+    MODEL_TIMER.reset()
+    cpu_before = cpu_seconds()
     started = time.perf_counter()
     for start in range(0, len(texts), EMBED_BATCH):
         await runtime.embedder.embed(texts[start:start + EMBED_BATCH])
     wall = time.perf_counter() - started
-    return {"texts": len(texts), "chunks": len(rows), "code_examples": len(examples), "seconds": round(wall, 1), "chunks_per_s": round(len(texts) / wall, 2)}
+    cpu = cpu_seconds() - cpu_before
+    return {"texts": len(texts), "chunks": len(rows), "code_examples": len(examples), "seconds": round(wall, 1),
+            "chunks_per_s": round(len(texts) / wall, 2), "cpu_seconds": round(cpu, 1),
+            "load_avg": [round(x, 1) for x in os.getloadavg()]}
 
 
 async def main() -> None:
@@ -200,10 +245,12 @@ async def main() -> None:
         sys.exit("install Debian's python3-doc first (apt-get install python3-doc)")
     every = sorted(str(p.relative_to(DOCS)) for p in DOCS.rglob("*.html"))
     pages = every[:args.pages]
-    server, base = serve_docs(every)
+    step = max(1, len(every) // max(1, args.model_pages))
+    sample = every[::step][:args.model_pages]  # spread over the docs: long reference pages and short ones
+    server, base = serve_docs({"sitemap.xml": every, "sitemap-sample.xml": sample})
     port = server.server_address[1]
     results: dict[str, Any] = {"cpus": os.cpu_count(), "load_avg_at_start": [round(x, 1) for x in os.getloadavg()],
-                               "pages_served": len(pages)}
+                               "pages_served": len(pages), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     phases = set(args.phases.split(","))
     if "convert" in phases:
         results["fetch_convert_only"] = await fetch_convert_only(base, port, pages)
@@ -213,17 +260,24 @@ async def main() -> None:
         await runtime.stop()
         print(json.dumps(results, indent=2), flush=True)
     if "local" in phases:
-        runtime, results["end_to_end_local_model"] = await crawl_once("local", "local", base, port, args.model_pages)
+        runtime, crawl = await crawl_once("local", "local", base, port, len(sample), sitemap="sitemap-sample.xml")
+        results["end_to_end_local_model"] = crawl
+        print(json.dumps(results, indent=2), flush=True)
         try:
-            results["embedding_only_local_model"] = await embed_only(runtime)
+            alone = results["embedding_only_local_model"] = await embed_only(runtime)
         finally:
             await runtime.stop()
-        results["total_over_embedding_only"] = round(
-            results["end_to_end_local_model"]["seconds"] / results["embedding_only_local_model"]["seconds"], 2)
+        results["total_over_embedding_only"] = round(crawl["seconds"] / alone["seconds"], 2)
+        results["total_over_embedding_only_cpu"] = round(crawl["cpu_seconds"] / alone["cpu_seconds"], 2)
+        # wall ratio = (crawl wall / model busy during the crawl) x (model busy during the crawl / alone)
+        results["model_busy_share_of_crawl"] = round(crawl["model_busy_seconds"] / crawl["seconds"], 3)
+        results["model_slowdown_during_crawl"] = round(crawl["model_busy_seconds"] / alone["seconds"], 2)
     results["load_avg_at_end"] = [round(x, 1) for x in os.getloadavg()]
     server.shutdown()
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     (BENCH_DIR / "ingest.json").write_text(json.dumps(results, indent=2))
+    if {"convert", "local"} <= phases:  # a complete run replaces the committed results
+        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
 
 

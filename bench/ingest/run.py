@@ -120,7 +120,10 @@ def cpu_seconds() -> float:
 
 
 class PeakRSS:
-    """Samples the RSS of this process plus its children (the converter pool) every 0.2 s."""
+    """Samples the RSS of this process plus its children (converter pool, Postgres) every 0.5 s.
+
+    Runs in both timed phases, so the sampler's own CPU burdens the crawl and the embedding-only
+    bound alike."""
 
     def __init__(self) -> None:
         self.peak = 0
@@ -129,7 +132,7 @@ class PeakRSS:
 
     def _run(self) -> None:
         me = psutil.Process()
-        while not self._stop.wait(0.2):
+        while not self._stop.wait(0.5):
             try:
                 total = me.memory_info().rss + sum(c.memory_info().rss for c in me.children(recursive=True))
             except psutil.Error:
@@ -222,14 +225,16 @@ async def embed_only(runtime: Runtime) -> dict[str, Any]:
     texts += [code_embedding_text(CodeExampleInput(position=e["position"], code=e["code"], title=e["title"],
                                                    summary=e["summary"])) for e in examples]
     MODEL_TIMER.reset()
-    cpu_before = cpu_seconds()
-    started = time.perf_counter()
-    for start in range(0, len(texts), EMBED_BATCH):
-        await runtime.embedder.embed(texts[start:start + EMBED_BATCH])
-    wall = time.perf_counter() - started
-    cpu = cpu_seconds() - cpu_before
+    with PeakRSS() as rss:
+        cpu_before = cpu_seconds()
+        started = time.perf_counter()
+        for start in range(0, len(texts), EMBED_BATCH):
+            await runtime.embedder.embed(texts[start:start + EMBED_BATCH])
+        wall = time.perf_counter() - started
+        cpu = cpu_seconds() - cpu_before
     return {"texts": len(texts), "chunks": len(rows), "code_examples": len(examples), "seconds": round(wall, 1),
             "chunks_per_s": round(len(texts) / wall, 2), "cpu_seconds": round(cpu, 1),
+            "peak_rss_mb": round(rss.peak / 2**20),
             "load_avg": [round(x, 1) for x in os.getloadavg()]}
 
 

@@ -3,6 +3,7 @@ throttled chunk count of progress reports."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -94,3 +95,17 @@ async def test_chunks_stored_is_reused_while_pages_are_in_flight_and_exact_at_th
     counts = await frontier.counts(job)
     assert counts["done"] == 2
     assert await frontier.chunks_stored(job) == 5
+
+
+async def test_a_full_frontier_answers_without_waiting_for_the_page_limit_lock(runtime: Runtime) -> None:
+    frontier = FrontierRepository(runtime.db)
+    job = await _job(runtime)
+    assert await frontier.add(job, ["http://x.test/1", "http://x.test/2", "http://x.test/3"], 0, max_pages=2) == [
+        "http://x.test/1", "http://x.test/2"]
+    assert await frontier.add(job, ["http://x.test/4"], 1, max_pages=2) == []  # full: remembered
+    async with runtime.db.transaction() as conn:
+        # Another fetcher holds the per-job lock (e.g. a slow insert): links of later pages must not queue behind it.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", (job,))
+        async with asyncio.timeout(5):
+            assert await frontier.add(job, ["http://x.test/5"], 1, max_pages=2) == []
+    assert [r["url"] for r in await frontier.job_rows(job)] == ["http://x.test/1", "http://x.test/2"]

@@ -37,6 +37,7 @@ class FrontierRepository:
         self.db = db
         self._expired_checked_at = -EXPIRED_CHECK_EVERY
         self._chunks: dict[str, tuple[float, int]] = {}  # job id -> (when counted, chunks_stored)
+        self._full: set[str] = set()  # jobs whose frontier reached max_pages
 
     async def is_empty(self, job_id: str) -> bool:
         async with self.db.connection() as conn:
@@ -50,7 +51,7 @@ class FrontierRepository:
         An advisory lock per job serialises the capacity check, so concurrent fetchers (in any
         process) never push the frontier past the page limit.
         """
-        if not urls:
+        if not urls or job_id in self._full:
             return []
         async with self.db.transaction() as conn:
             await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", (job_id,))
@@ -59,6 +60,9 @@ class FrontierRepository:
                 (job_id,))).fetchone()
             remaining = max_pages - int(row["n"] if row else 0)
             if remaining <= 0:
+                # Queued rows are never removed during a crawl: a full frontier stays full, so later pages'
+                # links skip the lock (otherwise every page of a capped crawl queues behind it).
+                self._full.add(job_id)
                 return []
             rows = await (await conn.execute(
                 """

@@ -44,7 +44,8 @@ def f3(x: float) -> str:
 def conditions(res: dict[str, Any]) -> str:
     """Cores, load average and date a results file says it was measured with ('–' for what it lacks)."""
     cpus = res.get("cpus") or res.get("machine", "").partition(": ")[2].split(" cores")[0] or None
-    load = next((res[k] for k in ("load_at_start", "load_avg", "load_avg_start", "load_avg_at_start") if k in res), None)
+    keys = ("load_at_start", "load_avg_start", "load_avg_at_start", "load_avg")
+    load = next((res[k] for k in keys if k in res), None)
     if isinstance(load, list):
         load = load[0]
     parts = [f"{cpus} cores" if cpus else "", f"load {float(load):.1f}" if load is not None else "",
@@ -65,7 +66,8 @@ def summary_rows(r: dict[str, dict[str, Any] | None]) -> list[Row]:
     ingest = r["ingest"]
     if ingest and "fetch_convert_only" in ingest:
         fc = ingest["fetch_convert_only"]
-        rows.append((f"Crawl + convert, Python docs ({fc['pages']} pages)", "≥ 14 pages/s on 2 cores", conditions(ingest),
+        rows.append((f"Crawl + convert, Python docs ({fc['pages']} pages)", "≥ 14 pages/s on 2 cores",
+                     conditions(ingest),
                      (f"{fc['projected_pages_per_s_2_cores']} pages/s projected from CPU/page "
                      f"({fc['pages_per_s']} wall)"), "bench/ingest, [Ingestion](#ingestion)"))
     else:
@@ -89,7 +91,8 @@ def summary_rows(r: dict[str, dict[str, Any] | None]) -> list[Row]:
     search = r["search"]
     if search and "rest_ms" in search:
         rest = search["rest_ms"]
-        rows.append((f"Hybrid search p95, REST, {search['chunks']:,} chunks, new queries", "≤ 50 ms", conditions(search),
+        rows.append((f"Hybrid search p95, REST, {search['chunks']:,} chunks, new queries", "≤ 50 ms",
+                     conditions(search),
                      (f"{rest['hybrid_new_queries']['p95']:,.0f} ms ({rest['hybrid_repeated_queries']['p95']:,.0f} ms "
                      "cached vector)"), "bench/search, [Speed](#speed-benchsearch)"))
         conc = rest.get("throughput_50_clients_repeated")
@@ -161,7 +164,8 @@ def scaleout_rows(s: dict[str, Any] | None) -> list[Row]:
         rows.append(("Worker killed mid-crawl: pages / duplicates", "complete, 0 duplicates", conditions(s),
                      (f"{kill['pages']} pages, {kill['duplicate_chunks']} duplicate chunks, "
                      f"{kill['left_in_frontier']} left in the frontier, "
-                     f"{kill['refetched_after_kill_of_pages_done_before']} finished pages refetched"), "bench/scaleout"))
+                     f"{kill['refetched_after_kill_of_pages_done_before']} finished pages refetched"),
+                     "bench/scaleout"))
     return rows
 
 
@@ -201,8 +205,8 @@ def plots(r: dict[str, dict[str, Any] | None], img: Path) -> list[str]:
             counts = sorted(int(n) for n in med)
             label = "pinned: each worker on its own core" if mode == "pinned" else "unpinned: workers share 2 cores"
             line, = ax.plot(counts, [med[str(n)] for n in counts], marker="o", label=f"measured, {label}")
-            ax.plot(counts, [med[str(counts[0])] * n / counts[0] for n in counts], linestyle="--", color=line.get_color(),
-                    alpha=0.5, label=f"linear from 1 worker ({mode})")
+            ax.plot(counts, [med[str(counts[0])] * n / counts[0] for n in counts], linestyle="--",
+                    color=line.get_color(), alpha=0.5, label=f"linear from 1 worker ({mode})")
         ax.set(xlabel="workers", ylabel="pages/s (median)", xticks=counts, ylim=(0, None),
                title="Crawl throughput against workers (PostgreSQL docs)")
         ax.legend(fontsize=7)
@@ -318,8 +322,10 @@ def capture(stdout_file: Path, out: Path) -> None:
     text = stdout_file.read_text()
     last = text.rfind("\n{\n")  # the last pretty-printed object; earlier output may be progress lines
     data = json.loads(text[last + 1:] if last >= 0 else text[text.find("{"):])
-    data.update(cpus=os.cpu_count(), load_avg=round(os.getloadavg()[0], 1),
-                date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    # Conditions for benchmarks that do not record them (the load when it finished); recorded ones win.
+    data.setdefault("cpus", os.cpu_count())
+    data.setdefault("load_avg", round(os.getloadavg()[0], 1))
+    data.setdefault("date", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=2) + "\n")
 
@@ -331,8 +337,9 @@ def write_report(root: Path) -> Path:
     table = ["| figure | target | machine | measured | from |", "|---|---|---|---|---|"]
     table += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in summary_rows(r)]
     body = "\n".join([(f"Machine: {machine()}, shared with other engineers' work during the session, so wall-clock "
-                      "figures depend on the load average given in each row (1-minute load when the benchmark "
-                      "started; the machine has 2 cores). Every row is computed by `bench/report.py` from the JSON "
+                      "figures depend on the 1-minute load average given in each row (when the benchmark started, "
+                      "or ended for those that do not record it; the machine has 2 cores). Every row is computed by "
+                      "`bench/report.py` from the JSON "
                       "results file its benchmark wrote; medians of the runs each benchmark made. Conditions and "
                       "analysis are in each section."), "",
                       *table, "", *plots(r, root / "docs/img")])

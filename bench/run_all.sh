@@ -60,7 +60,7 @@ capture() {
   fi
 }
 # keep SRC DEST: a benchmark's results file written outside the tree, kept with the others
-keep() { if [ -f "$1" ]; then cp "$1" "$2"; fi; }
+keep() { if [ -f "$1" ]; then "$PY" bench/report.py --capture "$1" "$2"; fi; }
 
 # Search (docs/benchmarks.md#search): quality first, it indexes the docs and caches the real vectors
 # the speed benchmark reuses. Needs Debian's python3-doc (installed below when running as root).

@@ -10,12 +10,21 @@ from __future__ import annotations
 import io
 import json
 import re
+import struct
 import sys
 import zipfile
+import zlib
+from typing import Any
+from xml.parsers.expat import ExpatError
 
 MAX_PDF_PAGES = 5000
 MAX_DOCX_UNCOMPRESSED = 200 * 1024 * 1024  # bytes of XML inside a .docx we are willing to parse
 MAX_ZIP_RATIO = 200  # real documents compress ~5-20x; bombs compress 1000x
+MAX_HTML_DEPTH = 100  # markdownify recurses per element: deeper nesting is flattened (found by fuzzing, S7)
+# What third-party parsers raise on malformed input (found by fuzzing): a corrupt file, not a bug of ours.
+MALFORMED = (ValueError, TypeError, KeyError, IndexError, AttributeError, ZeroDivisionError, RecursionError,
+             AssertionError, LookupError, OverflowError, EOFError, struct.error, zlib.error, ExpatError,
+             zipfile.BadZipFile, NotImplementedError)
 
 
 class Refused(Exception):
@@ -44,9 +53,32 @@ def html_to_markdown(html: str) -> tuple[str, str]:
     for tag in soup(["script", "style", "noscript", "template", "iframe", "nav", "footer", "head"]):
         tag.decompose()
     root = soup.find("main") or soup.find(role="main") or soup.body or soup
+    _flatten_deep(root)
     markdown = MarkdownConverter(heading_style="ATX", bullets="-", code_language_callback=_code_language
                                  ).convert_soup(root)
     return markdown, title
+
+
+def _flatten_deep(root: object) -> None:
+    """Elements deeper than MAX_HTML_DEPTH become their plain text, found iteratively (no recursion).
+
+    Each replaced subtree is dropped whole: linear in the document, where unwrapping tag by tag was
+    quadratic (a fuzzed 55 KB page took minutes).
+    """
+    from bs4.element import NavigableString, Tag
+
+    boundary: list[Tag] = []
+    stack: list[tuple[object, int]] = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        for child in getattr(node, "contents", ()):
+            if isinstance(child, Tag):
+                if depth + 1 > MAX_HTML_DEPTH:
+                    boundary.append(child)  # its descendants go with it: no need to visit them
+                else:
+                    stack.append((child, depth + 1))
+    for tag in boundary:
+        tag.replace_with(NavigableString(tag.get_text(" ")))
 
 
 def _code_language(el: object) -> str | None:
@@ -65,7 +97,7 @@ def _code_language(el: object) -> str | None:
 
 def convert_pdf(data: bytes) -> tuple[str, str]:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import DependencyError, PyPdfError
 
     try:
         reader = PdfReader(io.BytesIO(data))
@@ -73,12 +105,31 @@ def convert_pdf(data: bytes) -> tuple[str, str]:
             raise Refused("the PDF is encrypted; upload a decrypted copy")
         if len(reader.pages) > MAX_PDF_PAGES:
             raise Refused(f"the PDF has {len(reader.pages)} pages; at most {MAX_PDF_PAGES} are accepted")
-        texts = [page.extract_text() or "" for page in reader.pages]
+        texts, failed = _page_texts(reader)
         meta = reader.metadata
         title = str(meta.title) if meta is not None and meta.title else ""
-    except PdfReadError as exc:
-        raise Refused(f"the PDF could not be read: {exc}") from exc
+    except (PyPdfError, DependencyError) as exc:  # every pypdf error (LimitReachedError is no PdfReadError)
+        raise Refused(f"the PDF could not be read: {str(exc)[:200]}") from exc
+    except MALFORMED as exc:
+        raise Refused(f"the PDF is malformed ({type(exc).__name__}) and could not be read") from exc
+    if failed and failed == len(texts):
+        raise Refused(f"no page of the PDF could be read ({failed} malformed page(s))")
     return "\n\n".join(t.strip() for t in texts if t.strip()), title
+
+
+def _page_texts(reader: Any) -> tuple[list[str], int]:
+    """Text of every page; a page pypdf cannot parse (malformed content stream) is skipped, not fatal."""
+    from pypdf.errors import DependencyError, PyPdfError
+
+    texts: list[str] = []
+    failed = 0
+    for page in reader.pages:
+        try:
+            texts.append(page.extract_text() or "")
+        except (PyPdfError, DependencyError, *MALFORMED):
+            texts.append("")
+            failed += 1
+    return texts, failed
 
 
 def convert_docx(data: bytes) -> tuple[str, str]:
@@ -95,7 +146,10 @@ def convert_docx(data: bytes) -> tuple[str, str]:
         raise Refused(f"the .docx file is corrupt: {exc}") from exc
     import mammoth
 
-    result = mammoth.convert_to_html(io.BytesIO(data))
+    try:
+        result = mammoth.convert_to_html(io.BytesIO(data))
+    except MALFORMED as exc:
+        raise Refused(f"the .docx file is corrupt ({type(exc).__name__}: {str(exc)[:120]})") from exc
     markdown, _ = html_to_markdown(f"<html><body>{result.value}</body></html>")
     return markdown, ""
 

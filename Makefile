@@ -18,7 +18,7 @@ export CRAWL4AI_NO_CLOUD_NOTICE := 1
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export HF_HUB_OFFLINE := 1
 
-.PHONY: help install install-system install-python install-ui install-mcp-inspector run test test-python test-ui lint lock bench bench-smoke test-reliability docs clean
+.PHONY: help install install-system install-python install-ui install-mcp-inspector run test test-python test-ui lint lock bench bench-smoke test-reliability fuzz docs clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -62,6 +62,11 @@ test-python:
 
 test-reliability: install-python ## Long security/reliability runs: kill -9 chaos, DB outage, load, full schemathesis (~10 min)
 	cd python && ARCHON_RELIABILITY=1 .venv/bin/pytest -q tests/reliability
+
+FUZZ_SECONDS ?= 60
+FUZZ_FILES ?= 10000
+fuzz: install-python ## Parser fuzzing (S7): atheris FUZZ_SECONDS per parser, then FUZZ_FILES mutated uploads (report in python/fuzz/out)
+	cd python && .venv/bin/python -m fuzz.run --seconds $(FUZZ_SECONDS) --files $(FUZZ_FILES)
 
 test-ui:
 	@if [ -f $(UI)/package.json ]; then cd $(UI) && npm test --silent; fi

@@ -28,7 +28,7 @@ from queries import selected
 from rank_bm25 import BM25Okapi
 
 from archon.knowledge.fusion import FusionConfig, group_pages, rrf
-from archon.knowledge.search import SearchService
+from archon.knowledge.search import SearchService, fusion_config
 from archon.knowledge.search_models import SearchFilters
 
 BASE = "https://docs.python.org/3.11/"
@@ -99,6 +99,7 @@ async def main() -> None:
         per_mode["bm25-pages"] = bm_rows
         report["modes"] = {m: mean(r) for m, r in per_mode.items()}
         report["mean_ms"] = {m: round(sum(t) / len(t), 1) for m, t in timings.items()}
+        print(json.dumps(report["modes"], indent=2), flush=True)
         report["tuning"] = await tune(service, queries)
         report["per_query"] = {m: [round(r["ndcg@10"], 3) for r in rows] for m, rows in per_mode.items()}
         print(json.dumps({k: v for k, v in report.items() if k != "per_query"}, indent=2))
@@ -128,7 +129,7 @@ async def tune(service: SearchService, queries: list[tuple[str, list[str]]]) -> 
                      "recall5_all": round(sum(m["recall@5"] for m in ms) / len(ms), 4),
                      "mrr_all": round(sum(m["mrr@10"] for m in ms) / len(ms), 4)})
     grid.sort(key=lambda g: -g["ndcg_even"])
-    d = service.fusion
+    d = fusion_config(await service.settings.current())
     default = next(g for g in grid if (g["k"], g["keyword_weight"], g["heading_weight"], g["extra_chunk_weight"],
                                        g["partial_factor"]) == (d.k, d.keyword_weight, d.heading_weight, 0.1,
                                                                 d.partial_factor))

@@ -110,12 +110,17 @@ async def main() -> None:
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
+    parser.add_argument("--load-only", action="store_true", help="build the corpus, print its timings, stop")
     args = parser.parse_args()
     runtime = await open_runtime(f"search-{args.chunks}")
     report: dict[str, Any] = {"chunks": args.chunks, "cpus": os.cpu_count(), "load_avg_start": os.getloadavg()}
     try:
         pages = selected_pages(sorted({p for _, rel in QUERIES for p in rel}))
         report["load"] = await build(runtime, pages, args.chunks)
+        if args.load_only:
+            report["load_avg_end"] = os.getloadavg()
+            print(json.dumps(report, indent=2))
+            return
         queries = [q for q, _ in QUERIES]
         await runtime.embedder.embed(["warm up"])
         report["server_side_ms"] = await server_side(SearchService(runtime), queries)

@@ -237,9 +237,12 @@ class SearchService:
             params["qv"] = Vector(await QUERY_EMBEDDINGS.get(embedder, text))
         ef = max(settings.search_ef_search, n)
         async with self.db.connection() as conn, conn.pipeline(), conn.transaction():
-            # relaxed_order: with a filter, HNSW keeps scanning until enough rows pass it (pgvector >= 0.8)
+            # relaxed_order: with a filter, HNSW keeps scanning until enough rows pass it (pgvector >= 0.8).
+            # enable_seqscan off: the full-text query is computed inside the statement, so the planner cannot
+            # see how selective it is and may scan (and de-TOAST) every row instead of using the GIN index.
             await conn.execute("SELECT set_config('hnsw.ef_search', %s, true), "
-                               "set_config('hnsw.iterative_scan', 'relaxed_order', true)", (str(ef),))
+                               "set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+                               "set_config('enable_seqscan', 'off', true)", (str(ef),))
             cur = await conn.execute(statement, params)
             rows = await cur.fetchall()
         return {int(r["item_id"]): r for r in rows}, mode, notices

@@ -17,20 +17,25 @@ from archon.knowledge.models import EmbeddingModel
 
 Target = Literal["chunks", "code"]
 
-# English stemming with OR semantics over the query's informative terms: a paraphrased question rarely
-# contains every word of the answer.
-_ENGLISH_ALL = "websearch_to_tsquery('english', %(q)s)"
-# The OR query leaves out terms found in more than `common` of the rows (from ANALYZE's most-common-
-# elements statistics): they say little about relevance (an IDF in all but name) and would make the
-# query rank most of the table. When every term is common, all of them must match (the AND query),
-# which stays selective; the plain OR of common terms would rank a large part of the table.
-_ENGLISH_RARE = """(SELECT string_agg(quote_literal(w.lexeme), ' | ')::tsquery
-    FROM unnest(to_tsvector('english', %(q)s)) w
-    WHERE w.lexeme <> ALL (ARRAY(
+# websearch_to_tsquery reads a leading "-" as NOT: `--verbose` or `-v` in a question must not exclude the
+# very chunks about that option, so dashes at the start of a word are dropped first.
+_Q = r"regexp_replace(%(q)s, '(^|\s)-+', '\1', 'g')"
+# English stemming; every term of the query (quoted phrases stay phrases).
+_ENGLISH_ALL = f"websearch_to_tsquery('english', {_Q})"
+# Lexemes found in more than `common` of the rows, from ANALYZE's most-common-elements statistics: they
+# say little about relevance (an IDF cut in all but name) and would make the query rank most of the table.
+_COMMON = """ARRAY(
         SELECT m.e FROM pg_stats st, unnest(st.most_common_elems::text::text[], st.most_common_elem_freqs) m(e, f)
         WHERE st.schemaname = current_schema() AND st.tablename = {table} AND st.attname = {column}
-          AND m.e IS NOT NULL AND m.f > %(common)s)))"""
-_SIMPLE = "websearch_to_tsquery('simple', %(idents)s)"
+          AND m.e IS NOT NULL AND m.f > %(common)s)"""
+# The query's informative terms: its English lexemes that are not common, at most 8.
+_RARE_TERMS = """ARRAY(SELECT w.lexeme FROM unnest(to_tsvector('english', %(q)s)) w
+    WHERE w.lexeme <> ALL (""" + _COMMON + """) ORDER BY w.lexeme LIMIT 8)"""
+# Identifiers are matched with the 'simple' configuration (no stemming). One that is a single common
+# word there (`__get__` is just 'get') would match a large part of the table: it is left out.
+_SIMPLE = """(SELECT string_agg('(' || q::text || ')', ' | ')::tsquery
+    FROM regexp_split_to_table(%(idents)s, ' or ') x, websearch_to_tsquery('simple', ltrim(x, '-')) q
+    WHERE numnode(q) > 1 OR (numnode(q) = 1 AND btrim(q::text, chr(39)) <> ALL (""" + _COMMON + """)))"""
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,9 @@ _TABLES = {
     # code examples keep one tsvector mixing 'simple' (title, code) and 'english' (summary)
     "code": _Tables("archon_code_examples", "archon_code_embeddings", "code_example_id", "content_tsv", None),
 }
+# At most this many matching rows are ranked per query (in index order): a bound on the worst case
+# (ranking costs ~20-60 us a row), reached at 100k chunks only by queries whose terms are all common.
+RANK_CAP = 2000
 
 
 def _distance(model: EmbeddingModel) -> sql.Composable:
@@ -69,26 +77,41 @@ def vector_cte(model: EmbeddingModel, *, target: Target, filtered: bool, exact: 
 
 
 def keyword_cte(*, target: Target, filtered: bool, with_identifiers: bool) -> sql.Composable:
-    """Top `nkw` items by full-text rank: chunks matching every term first, identifier hits boosted."""
+    """Top `nkw` items by full-text rank: chunks matching every term first, identifier hits boosted.
+
+    Which rows get ranked: with two or more informative terms, the rows holding at least two of them
+    (an OR of the pairs), unless fewer than `nkw` rows do; then the rows holding any of them; with no
+    informative term, the rows holding every term. Ranking reads each row's tsvector, so the narrower
+    set is what keeps a query from ranking thousands of rows.
+    """
     t = _TABLES[target]
     tsv = sql.SQL("i.{}").format(sql.Identifier(t.tsv))
-    match = sql.SQL("{tsv} @@ qq.anyq").format(tsv=tsv)
+    simple = sql.SQL("i.{}").format(sql.Identifier(t.simple_tsv)) if t.simple_tsv else tsv
+    source = sql.SQL(" AND i.source_id = ANY(%(sources)s)") if filtered else sql.SQL("")
+    match = sql.SQL("{tsv} @@ qq.matchq").format(tsv=tsv)
     rank = sql.SQL("ts_rank({tsv}, qq.anyq) + ({tsv} @@ qq.allq)::int").format(tsv=tsv)
     if with_identifiers:
-        simple = sql.SQL("i.{}").format(sql.Identifier(t.simple_tsv)) if t.simple_tsv else tsv
         match = sql.SQL("({match} OR {simple} @@ qq.identq)").format(match=match, simple=simple)
-        rank = sql.SQL("{rank} + 2 * ({simple} @@ qq.identq)::int + ts_rank({simple}, qq.identq)").format(
-            rank=rank, simple=simple)
-    where = sql.SQL("{match} AND i.source_id = ANY(%(sources)s)").format(match=match) if filtered else match
-    identq = sql.SQL(_SIMPLE) if with_identifiers else sql.SQL("NULL::tsquery")
-    rare = sql.SQL(_ENGLISH_RARE).format(table=sql.Literal(t.items), column=sql.Literal(t.tsv))
-    anyq = sql.SQL("coalesce({rare}, {allq})").format(rare=rare, allq=sql.SQL(_ENGLISH_ALL))
+        rank = sql.SQL("{rank} + coalesce(2 * ({simple} @@ qq.identq)::int + ts_rank({simple}, qq.identq), 0)"
+                       ).format(rank=rank, simple=simple)
+    identq = sql.SQL(_SIMPLE).format(table=sql.Literal(t.items), column=sql.Literal(t.simple_tsv or t.tsv)) \
+        if with_identifiers else sql.SQL("NULL::tsquery")
+    rare = sql.SQL(_RARE_TERMS).format(table=sql.Literal(t.items), column=sql.Literal(t.tsv))
     return sql.SQL(
-        "qq AS (SELECT {anyq} AS anyq, {allq} AS allq, {identq} AS identq), "
-        "kw AS MATERIALIZED (SELECT i.id, {rank} AS rank, ts_rank('{{0,0,0,1}}', {tsv}, qq.anyq) AS heading_rank "
-        "FROM {items} i, qq WHERE {where} ORDER BY 2 DESC, i.id LIMIT %(nkw)s)"
-    ).format(anyq=anyq, allq=sql.SQL(_ENGLISH_ALL), identq=identq, rank=rank, tsv=tsv,
-             items=sql.Identifier(t.items), where=where)
+        "qt AS MATERIALIZED (SELECT {rare} AS rare, {allq} AS allq, {identq} AS identq), "
+        "qp AS MATERIALIZED (SELECT qt.*, CASE WHEN cardinality(qt.rare) = 0 THEN qt.allq ELSE "
+        "array_to_string(ARRAY(SELECT quote_literal(r) FROM unnest(qt.rare) r), ' | ')::tsquery END AS anyq, "
+        "CASE WHEN cardinality(qt.rare) >= 2 THEN (SELECT string_agg(format('(%%s & %%s)', quote_literal(a), "
+        "quote_literal(b)), ' | ')::tsquery FROM unnest(qt.rare) WITH ORDINALITY x(a, n), "
+        "unnest(qt.rare) WITH ORDINALITY y(b, m) WHERE n < m) END AS pairq FROM qt), "
+        "qq AS MATERIALIZED (SELECT qp.*, CASE WHEN qp.pairq IS NOT NULL AND (SELECT count(*) FROM "
+        "(SELECT 1 FROM {items} i WHERE {tsv} @@ qp.pairq{source} LIMIT %(nkw)s) n) >= %(nkw)s "
+        "THEN qp.pairq ELSE qp.anyq END AS matchq FROM qp), "
+        "kw AS MATERIALIZED (SELECT r.id, r.rank, ts_rank('{{0,0,0,1}}', {tsv}, qq.anyq) AS heading_rank "
+        "FROM (SELECT i.id, {rank} AS rank FROM (SELECT i.* FROM {items} i, qq WHERE {match}{source} "
+        "LIMIT {cap}) i, qq ORDER BY 2 DESC, i.id LIMIT %(nkw)s) r JOIN {items} i ON i.id = r.id, qq)"
+    ).format(rare=rare, allq=sql.SQL(_ENGLISH_ALL), identq=identq, rank=rank, tsv=tsv,
+             items=sql.Identifier(t.items), match=match, source=source, cap=sql.Literal(RANK_CAP))
 
 
 _CHUNK_COLUMNS = ("c.id AS item_id, c.page_id, c.source_id, p.url, p.title, c.headings, c.content, "

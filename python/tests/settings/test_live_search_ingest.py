@@ -41,7 +41,7 @@ def _ids(body: dict[str, Any], n: int) -> list[int]:
     return [r["chunk_id"] for r in body["results"][:n]]
 
 
-async def test_hybrid_switch_changes_the_default_mode_only(app: object, api: httpx.AsyncClient) -> None:
+async def test_hybrid_and_rerank_switches_change_the_defaults_only(app: object, api: httpx.AsyncClient) -> None:
     await load_corpus(_runtime(app))
     assert (await _query(api, query="run awaitable objects concurrently"))["search_mode"] == "hybrid"
     assert (await api.put("/api/settings", json={"use_hybrid_search": False})).status_code == 200
@@ -53,6 +53,13 @@ async def test_hybrid_switch_changes_the_default_mode_only(app: object, api: htt
     assert (await _query(api, query="asyncio.gather", search_mode="hybrid"))["search_mode"] == "hybrid"
     await api.put("/api/settings", json={"use_hybrid_search": True})
     assert (await _query(api, query="run awaitable objects concurrently"))["search_mode"] == "hybrid"
+
+    # use_reranking is the default of a query that does not say (no reranker is configured in tests).
+    assert "notices" not in await _query(api, query="asyncio.gather")
+    await api.put("/api/settings", json={"use_reranking": True})
+    body = await _query(api, query="asyncio.gather")
+    assert any("rerank requested" in n for n in body.get("notices", [])), body
+    assert "notices" not in await _query(api, query="asyncio.gather", rerank=False)
 
 
 async def test_fusion_weights_change_the_ranking(app: object, api: httpx.AsyncClient) -> None:
@@ -69,15 +76,6 @@ async def test_fusion_weights_change_the_ranking(app: object, api: httpx.AsyncCl
     await api.put("/api/settings", json={"fusion_k": 9})
     top = (await _query(api, query=query))["results"][0]["score"]
     assert top == pytest.approx(1 / 10, abs=1e-6)
-
-
-async def test_use_reranking_is_the_default_of_a_query(app: object, api: httpx.AsyncClient) -> None:
-    await load_corpus(_runtime(app))
-    assert "notices" not in await _query(api, query="asyncio.gather")
-    await api.put("/api/settings", json={"use_reranking": True})
-    body = await _query(api, query="asyncio.gather")
-    assert any("rerank requested" in n for n in body.get("notices", [])), body  # no reranker in tests
-    assert "notices" not in await _query(api, query="asyncio.gather", rerank=False)
 
 
 def _long_doc(title: str) -> bytes:

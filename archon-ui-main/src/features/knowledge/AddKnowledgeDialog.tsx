@@ -45,8 +45,6 @@ export const DEFAULT_CRAWL: CrawlRequest = {
   max_pages: 500,
   include_patterns: [],
   exclude_patterns: [],
-  respect_robots: true,
-  render: "auto",
   update_frequency_days: 7,
   extract_code_examples: true,
 };
@@ -107,7 +105,8 @@ export function CrawlForm({ onDone }: { onDone: () => void }) {
       </Field>
       <Field label="Render mode" hint="browser runs JavaScript (slower)">
         {(id) => (
-          <select id={id} className="input" value={form.render} onChange={(e) => set("render", e.target.value as CrawlRequest["render"])}>
+          <select id={id} className="input" value={form.render ?? ""} onChange={(e) => set("render", (e.target.value || undefined) as CrawlRequest["render"])}>
+            <option value="">settings default</option>
             {RENDER_MODES.map((t) => <option key={t} value={t}>{t}</option>)}
           </select>
         )}
@@ -137,11 +136,22 @@ export function CrawlForm({ onDone }: { onDone: () => void }) {
           />
         )}
       </Field>
+      <Field label="Robots.txt">
+        {(id) => (
+          <select
+            id={id}
+            className="input"
+            value={form.respect_robots === undefined ? "" : String(form.respect_robots)}
+            onChange={(e) => set("respect_robots", e.target.value === "" ? undefined : e.target.value === "true")}
+          >
+            <option value="">settings default</option>
+            <option value="true">respect</option>
+            <option value="false">ignore</option>
+          </select>
+        )}
+      </Field>
       <fieldset className="flex flex-col justify-end gap-1 text-sm">
         <legend className="sr-only">Crawl switches</legend>
-        <label className="flex items-center gap-2">
-          <input type="checkbox" checked={form.respect_robots} onChange={(e) => set("respect_robots", e.target.checked)} /> Respect robots.txt
-        </label>
         <label className="flex items-center gap-2">
           <input type="checkbox" checked={form.extract_code_examples} onChange={(e) => set("extract_code_examples", e.target.checked)} /> Extract code examples
         </label>

@@ -25,7 +25,7 @@ it("sends every crawl option and remembers the job", async () => {
   await user.type(screen.getByLabelText("Max depth"), "2");
   await user.type(screen.getByLabelText("Include patterns"), "*/api/*\n*/guide/*");
   await user.type(screen.getByLabelText("Tags"), "python, docs");
-  await user.click(screen.getByLabelText("Respect robots.txt"));
+  await user.selectOptions(screen.getByLabelText("Robots.txt"), "false");
   await user.click(screen.getByRole("button", { name: "Start crawl" }));
   await waitFor(() => expect(done).toHaveBeenCalled());
   const [url, init] = fetchMock.mock.calls[0] as unknown as [string, RequestInit];
@@ -36,6 +36,20 @@ it("sends every crawl option and remembers the job", async () => {
     update_frequency_days: 7, extract_code_examples: true,
   });
   expect(JSON.parse(window.localStorage.getItem("archon.activeJobs") ?? "[]")[0].progressId).toBe("job-1");
+});
+
+it("leaves render mode and robots.txt to the server's settings unless chosen", async () => {
+  const fetchMock = vi.fn(async () => jsonResponse({ progressId: "job-2" }));
+  vi.stubGlobal("fetch", fetchMock);
+  const done = vi.fn();
+  renderWithClient(<CrawlForm onDone={done} />);
+  const user = userEvent.setup({ delay: null });
+  await user.type(screen.getByLabelText("URL"), "https://docs.example.com/");
+  await user.click(screen.getByRole("button", { name: "Start crawl" }));
+  await waitFor(() => expect(done).toHaveBeenCalled());
+  const body = JSON.parse(String((fetchMock.mock.calls[0] as unknown as [string, RequestInit])[1].body));
+  expect(body).not.toHaveProperty("render");
+  expect(body).not.toHaveProperty("respect_robots");
 });
 
 it("shows the server's validation message", async () => {

@@ -44,8 +44,10 @@ export interface CrawlRequest {
   max_pages: number;
   include_patterns: string[];
   exclude_patterns: string[];
-  respect_robots: boolean;
-  render: (typeof RENDER_MODES)[number];
+  /** Omitted: the server's `respect_robots` setting decides. */
+  respect_robots?: boolean;
+  /** Omitted: the server's `default_render_mode` setting decides. */
+  render?: (typeof RENDER_MODES)[number];
   update_frequency_days: number | null;
   extract_code_examples: boolean;
 }

@@ -87,7 +87,7 @@ async def test_fifty_users_while_crawls_run(database_url: str, tmp_path: Path, s
     build_docs(site)
     server = Server(database_url, tmp_path / "data", site)
     stats: Counter[str] = Counter()
-    latencies: dict[str, list[float]] = {"search": [], "list": [], "mcp": [], "health": []}
+    latencies: dict[str, list[float]] = {"search": [], "list": [], "mcp": [], "health": [], "livez": [], "readyz": []}
     errors: list[str] = []
     rss: list[tuple[float, float]] = []
     try:
@@ -149,22 +149,26 @@ async def _run(server: Server, site: Site, stats: Counter[str], latencies: dict[
                 if session_cm is not None:
                     await session_cm.__aexit__(None, None, None)
 
-    async def health() -> None:
+    async def probe(path: str, every: float) -> None:
+        """What an orchestrator does: one probe at a time on its own connection."""
         async with httpx.AsyncClient(base_url=server.api, timeout=30) as client:
             while time.monotonic() < deadline:
                 started = time.monotonic()
-                response = await client.get("/health")
-                latencies["health"].append(time.monotonic() - started)
-                stats[f"health {response.status_code}"] += 1
-                rss.append((time.monotonic(), server.rss_mb()))
-                await asyncio.sleep(0.5)
+                response = await client.get(f"/{path}")
+                latencies[path].append(time.monotonic() - started)
+                stats[f"{path} {response.status_code}"] += 1
+                if path == "health":
+                    rss.append((time.monotonic(), server.rss_mb()))
+                await asyncio.sleep(every)
 
-    await asyncio.gather(crawler(), health(), *(user(n) for n in range(USERS)))
+    await asyncio.gather(crawler(), probe("health", 0.5), probe("livez", 0.1), probe("readyz", 0.25),
+                         *(user(n) for n in range(USERS)))
 
 
 def _report(tmp_path: Path, stats: Counter[str], latencies: dict[str, list[float]], errors: list[str],
             rss: list[tuple[float, float]]) -> None:
-    total = sum(v for k, v in stats.items() if not k.startswith(("health", "refresh")))
+    probes = ("health", "livez", "readyz")
+    total = sum(v for k, v in stats.items() if not k.startswith((*probes, "refresh")))
     server_errors = sum(v for k, v in stats.items() if int(k.rsplit(" ", 1)[1]) >= 500)
     failed = sum(v for k, v in stats.items() if not k.startswith("refresh") and int(k.rsplit(" ", 1)[1]) >= 400)
 
@@ -175,8 +179,9 @@ def _report(tmp_path: Path, stats: Counter[str], latencies: dict[str, list[float
     growth = (half[-1] - half[0]) / half[0] if len(half) >= 2 else 0.0
     report = {"users": USERS, "seconds": SECONDS, "requests": total, "rps": round(total / SECONDS, 1),
               "server_errors": server_errors, "error_rate": round(failed / max(total, 1), 5),
-              "search_p95_ms": round(pct(latencies["search"], 95)), "list_p95_ms": round(pct(latencies["list"], 95)),
-              "mcp_p95_ms": round(pct(latencies["mcp"], 95)), "health_p99_ms": round(pct(latencies["health"], 99)),
+              "latency_ms": {kind: {f"p{q}": round(pct(values, q)) for q in (50, 95, 99)}
+                             for kind, values in latencies.items() if values},
+              "load_average": [round(x, 2) for x in os.getloadavg()],
               "rss_start_mb": round(rss[0][1]), "rss_end_mb": round(rss[-1][1]),
               "rss_growth_second_half": round(growth, 3), "statuses": dict(stats), "errors": errors[:5]}
     print("\nload:", json.dumps(report))
@@ -184,6 +189,7 @@ def _report(tmp_path: Path, stats: Counter[str], latencies: dict[str, list[float
     assert total > USERS * 10
     assert server_errors == 0, report
     assert failed / total < 0.001, report
-    # /health p99 and search p95 are reported, not gated: at saturation /health waits for a pooled database
-    # connection like every request (docs/reliability.md, L1). The < 250 ms gate is in tests/security/test_bombs.py.
+    # Latencies are reported, not gated: they depend on what else runs on the machine (docs/reliability.md, L1).
+    # Probes must not starve: /livez does no I/O and /readyz reads a cached check, never the request pool.
     assert growth < 0.10, report
+    assert stats.get("livez 200", 0) and stats.get("readyz 200", 0), report

@@ -130,7 +130,10 @@ async def test_worker_process_and_api_follow_switches(runtime_of: Runtime, api: 
     await _wait_job(api, response.json()["embedding"]["reembed_progress_id"])
     m3 = await _active(runtime)
     assert (m3.model, m3.dimensions) == ("hash-v3", 128)
-    # This process did not run the switch, yet it ingests and searches with hash-v3.
+    # This process did not run the switch, yet it searches and ingests with hash-v3.
+    searched = await api.post("/api/rag/query", json={"query": "worker indexes", "search_mode": "vector"})
+    assert searched.status_code == 200 and searched.json()["results"], searched.text
+    assert (runtime.embedder.model, runtime.embedder.dimensions) == ("hash-v3", 128)  # /health says so too
     source = await KnowledgeService(runtime).create_source(source_id="local_doc", source_type="file",
                                                            url="file://third.md", title="third")
     text = "A unique sentence about quasar lighthouses indexed by the API process."
@@ -138,7 +141,6 @@ async def test_worker_process_and_api_follow_switches(runtime_of: Runtime, api: 
     assert await _vector_models(runtime, "local_doc") == {m3.id}
     found = (await api.post("/api/rag/query", json={"query": text, "search_mode": "vector"})).json()
     assert found["results"][0]["source_id"] == "local_doc", found
-    assert (runtime.embedder.model, runtime.embedder.dimensions) == ("hash-v3", 128)
 
 
 async def test_page_stored_under_the_old_model_gets_the_new_vectors(app: object, settings: Settings,

@@ -176,7 +176,12 @@ class SearchService:
         except ImportError:
             return None
         embedder: Embedder = await EmbedderRegistry(self.runtime).for_model(model)
-        return embedder if self._same_model(embedder, model) else None
+        if not self._same_model(embedder, model):
+            return None
+        # `model` is the active one (switched by another process): keep this process's default embedder
+        # (ingestion, /health) on it too.
+        self.runtime.embedder = embedder
+        return embedder
 
     async def _vector_model(self, search_mode: SearchMode,
                             notices: list[str]) -> tuple[EmbeddingModel, Embedder] | None:

@@ -59,7 +59,44 @@ async def server_side(service: SearchService, queries: list[str]) -> dict[str, A
         await service.runtime.embedder.embed([q + " !"])
         emb.append((time.perf_counter() - t) * 1000)
     out["embedding_only"] = pct(emb)
+    out.update(await rerank_overhead(service, queries))
     return out
+
+
+async def rerank_overhead(service: SearchService, queries: list[str]) -> dict[str, Any]:
+    """Latency the HTTP rerank provider adds, against a stub rerank API on 127.0.0.1 (no model: cost only)."""
+    import socket
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from archon.knowledge.rerank_http import HttpReranker
+
+    async def rerank(request: Request) -> JSONResponse:
+        docs = (await request.json())["documents"]
+        return JSONResponse({"results": [{"index": i, "relevance_score": -i} for i in range(len(docs))]})
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(Starlette(routes=[Route("/rerank", rerank, methods=["POST"])]),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    reranker = HttpReranker(f"http://127.0.0.1:{port}")
+    try:
+        with_stub = SearchService(service.runtime, reranker=reranker)
+        plain = [(await service.query(q, search_mode="hybrid", rerank=False)).took_ms for q in queries]
+        reranked = [(await with_stub.query(q, search_mode="hybrid", rerank=True)).took_ms for q in queries]
+    finally:
+        await reranker.aclose()
+        server.should_exit = True
+        await task
+    return {"hybrid_no_rerank": pct(plain), "hybrid_http_rerank_stub": pct(reranked)}
 
 
 async def rest(base: str, queries: list[str], seconds: float) -> dict[str, Any]:
@@ -111,9 +148,11 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
     parser.add_argument("--load-only", action="store_true", help="build the corpus, print its timings, stop")
+    parser.add_argument("--server-only", action="store_true", help="in-process latencies only (no REST phase)")
     args = parser.parse_args()
     runtime = await open_runtime(f"search-{args.chunks}")
-    report: dict[str, Any] = {"chunks": args.chunks, "cpus": os.cpu_count(), "load_avg_start": os.getloadavg()}
+    report: dict[str, Any] = {"chunks": args.chunks, "cpus": os.cpu_count(), "load_avg_start": os.getloadavg(),
+                              "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     try:
         pages = selected_pages(sorted({p for _, rel in QUERIES for p in rel}))
         report["load"] = await build(runtime, pages, args.chunks)
@@ -125,6 +164,10 @@ async def main() -> None:
         await runtime.embedder.embed(["warm up"])
         report["server_side_ms"] = await server_side(SearchService(runtime), queries)
         print(json.dumps(report, indent=2), flush=True)
+        if args.server_only:
+            report["load_avg_end"] = os.getloadavg()
+            args.out.write_text(json.dumps(report, indent=2))
+            return
         port = 18000 + os.getpid() % 1000
         server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("server.py")), runtime.db.conninfo,
                                    str(port), str(BENCH_DIR / "server-data")], cwd=ROOT)

@@ -16,6 +16,9 @@ import httpx
 import pytest
 import websockets
 from fastapi import FastAPI
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 
 from archon.api.auth import READ_ONLY_POSTS, rest_is_write
 from archon.app import create_app
@@ -163,6 +166,15 @@ async def test_read_only_key_over_mcp_gets_read_tools_only(scoped_app: Any) -> N
                     calls += 1
                 found = await session.call_tool("list_projects", {})
                 assert not found.is_error and ids["project_id"] in str(found.structured_content)
+        # A 2026-era client (auto-negotiated protocol) gets the same answers.
+        async with (create_mcp_http_client(headers=RO) as http,
+                    Client(streamable_http_client(f"{live.url}/mcp", http_client=http)) as client):
+            assert sorted(t.name for t in (await client.list_tools()).tools) == read_tools
+            for name in write_tools:
+                result = await client.call_tool(name, {"project_id": ids["project_id"], "confirm": True})
+                text = " ".join(getattr(c, "text", "") for c in result.content)
+                assert result.is_error and "read-only" in text, ("modern", name, text)
+                calls += 1
         assert await table_digests(scoped_app) == before
         # The full key keeps every tool, and a write tool works with it.
         async with http_session(f"{live.url}/mcp", headers=AUTH) as session:
@@ -170,4 +182,4 @@ async def test_read_only_key_over_mcp_gets_read_tools_only(scoped_app: Any) -> N
             made = await session.call_tool("create_project", {"title": "from mcp"})
             assert not made.is_error, made.content
     print(f"\nS13 MCP: {calls} write-tool calls with a read-only key -> tool error "
-          f"({len(write_tools)} write tools x 2 transports); read tools listed: {len(read_tools)}")
+          f"({len(write_tools)} write tools x 3 clients); read tools listed: {len(read_tools)}")

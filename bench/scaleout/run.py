@@ -39,6 +39,7 @@ from archon.knowledge.crawling.schemas import CrawlRequest
 from archon.knowledge.crawling.service import CrawlService
 from archon.knowledge.service import KnowledgeService
 from archon.runtime import Runtime
+from archon.settings.service import RuntimeSettingsService
 
 ROOT = Path(__file__).resolve().parents[2]
 WORK = Path(os.environ.get("ARCHON_BENCH_DIR", "/tmp/archon-bench")) / "scaleout"
@@ -303,6 +304,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     runtime = await Runtime.start(settings, run_worker=False)  # plays `archon serve --no-worker`: starts crawls
     async with runtime.db.connection() as conn:
         await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    if args.concurrency:  # pages in flight per crawl process (the crawl_concurrency runtime setting)
+        await RuntimeSettingsService(runtime).update({"crawl_concurrency": args.concurrency})
     modes: dict[str, dict[str, Any]] = {}
     kill: dict[str, Any] | None = None
     try:
@@ -327,7 +330,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         await runtime.stop()
     primary = modes[args.modes[0]]
     return {"embedder": args.embedder, "mode": args.modes[0], **primary, "modes": modes, "kill": kill,
-            "max_pages": args.max_pages,
+            "max_pages": args.max_pages, "concurrency": args.concurrency or "default",
             "machine": f"{platform.node()}: {os.cpu_count()} cores, {platform.machine()}, "
                        f"load {os.getloadavg()[0]:.1f} at the end",
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
@@ -345,6 +348,7 @@ def cli() -> None:
     parser.add_argument("--max-pages", type=int, default=int(os.environ.get("ARCHON_BENCH_SCALEOUT_PAGES", "5000")),
                         help="crawl at most this many pages (the docs have 1,169; smaller for a smoke run)")
     parser.add_argument("--no-kill", dest="kill", action="store_false", help="skip the kill-one-worker run")
+    parser.add_argument("--concurrency", type=int, help="crawl_concurrency setting (pages in flight per worker)")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
     args = parser.parse_args()
     if os.geteuid() != 0:

@@ -49,6 +49,8 @@ def test_fuzz_findings_stay_fixed() -> None:
     started = time.process_time()
     assert parse("html", deep_html) >= 1  # was RecursionError in markdownify, then minutes of bs4 unwraps
     assert time.process_time() - started < 10
+    marked = parse("html", b"<html><body><p>para <i><![C><b>bold</b> tail</p></body></html>")
+    assert marked >= 1  # was bs4 ParserRejectedMarkup (html.parser: unknown marked section)
     with pytest.raises(Refused, match="no page of the PDF could be read"):  # pypdf TypeError: `Tf` on an array
         parse("pdf", make_pdf([], compress_stream=b"BT [/F1] 12 Tf 72 720 Td (x) Tj ET"))
     base = make_pdf(["x"])

@@ -47,7 +47,7 @@ def html_to_markdown(html: str) -> tuple[str, str]:
     from bs4 import BeautifulSoup
     from markdownify import MarkdownConverter
 
-    soup = BeautifulSoup(html, "html.parser")
+    soup = _soup(BeautifulSoup, html)
     title_tag = soup.find("title")
     title = title_tag.get_text(" ", strip=True) if title_tag else ""
     for tag in soup(["script", "style", "noscript", "template", "iframe", "nav", "footer", "head"]):
@@ -57,6 +57,20 @@ def html_to_markdown(html: str) -> tuple[str, str]:
     markdown = MarkdownConverter(heading_style="ATX", bullets="-", code_language_callback=_code_language
                                  ).convert_soup(root)
     return markdown, title
+
+
+def _soup(factory: Any, html: str) -> Any:
+    """Parse HTML; html.parser rejects unknown marked sections (`<![C ...`, found by fuzzing): retry with
+    them as text rather than failing the whole document."""
+    from bs4.exceptions import ParserRejectedMarkup
+
+    try:
+        return factory(html, "html.parser")
+    except ParserRejectedMarkup:
+        try:
+            return factory(html.replace("<![", "&lt;!["), "html.parser")
+        except ParserRejectedMarkup as exc:
+            raise Refused("the HTML could not be parsed (malformed markup)") from exc
 
 
 def _flatten_deep(root: object) -> None:

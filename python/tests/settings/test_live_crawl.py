@@ -105,7 +105,7 @@ async def test_crawl_concurrency_and_per_host_rate(app: object, api: httpx.Async
     assert serial.peak == 1 and len(serial.starts) == PAGES
 
     await _put(api, crawl_concurrency=4)
-    parallel = _serve(site, "/four", delay=0.3)
+    parallel = _serve(site, "/four", delay=0.6)
     assert (await _crawl(app, site, "/four/0")).status == "completed"
     assert parallel.peak >= 2, parallel.peak  # the leaves are fetched together
 
@@ -113,7 +113,8 @@ async def test_crawl_concurrency_and_per_host_rate(app: object, api: httpx.Async
     paced = _serve(site, "/paced")
     assert (await _crawl(app, site, "/paced/0")).status == "completed"
     gaps = [b - a for a, b in zip(paced.starts, paced.starts[1:], strict=False)]
-    assert len(gaps) == PAGES - 1 and min(gaps) >= 0.18, gaps
+    # Measured where the server sees them (network jitter on a loaded machine): the span proves the pace.
+    assert len(gaps) == PAGES - 1 and min(gaps) >= 0.1 and sum(gaps) >= 0.9 * 0.2 * len(gaps), gaps
 
 
 async def test_timeout_robots_and_render_defaults(app: object, api: httpx.AsyncClient, site: Site) -> None:

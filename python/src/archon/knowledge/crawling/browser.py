@@ -36,7 +36,6 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 _DEVTOOLS = re.compile(r"DevTools listening on (ws://\S+)")
 SUBRESOURCE_MAX_BYTES = 5 * 1024 * 1024
 MAX_REDIRECTS = 5
-PAGE_TIMEOUT_MS = 30_000
 
 
 class BrowserUnavailable(Exception):
@@ -47,8 +46,9 @@ class BrowserRenderer:
     """One Chromium per crawl job (started lazily), pages rendered in isolated contexts."""
 
     def __init__(self, policy: EgressPolicy, client: httpx.AsyncClient, note: Callable[[str], None], *,
-                 data_dir: Path) -> None:
+                 data_dir: Path, page_timeout: float = 30.0) -> None:
         self.policy = policy
+        self.page_timeout_ms = int(page_timeout * 1000)
         self.client = client
         self.note = note
         self.data_dir = data_dir
@@ -148,7 +148,7 @@ class BrowserRenderer:
         async with self._lock:
             if self._crawler is None:
                 await self._start()
-        config = CrawlerRunConfig(cache_mode=CacheMode.BYPASS, wait_until="load", page_timeout=PAGE_TIMEOUT_MS,
+        config = CrawlerRunConfig(cache_mode=CacheMode.BYPASS, wait_until="load", page_timeout=self.page_timeout_ms,
                                   delay_before_return_html=0.3, verbose=False)
         result = await self._crawler.arun(url, config=config)
         if not result.success:

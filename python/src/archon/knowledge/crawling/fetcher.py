@@ -80,6 +80,7 @@ class Fetcher:
         self.per_host_concurrency = per_host_concurrency
         self.delay = delay
         self.max_bytes = max_bytes
+        self.timeout = timeout
         self.client = guarded_client(policy, timeout=timeout, max_connections=max(20, per_host_concurrency * 2))
         self._hosts: dict[str, HostLimiter] = {}
 

@@ -54,7 +54,8 @@ class PageMaker:
         try:
             if self._browser is None:
                 self._browser = BrowserRenderer(self.policy, self.fetcher.client, self.note,
-                                                data_dir=self.runtime.settings.data_dir)
+                                                data_dir=self.runtime.settings.data_dir,
+                                                page_timeout=self.fetcher.timeout)
             return await self._browser.render(url)
         except BrowserUnavailable as exc:
             self.note(f"browser rendering unavailable ({exc}); kept the HTTP version of {url}")

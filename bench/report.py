@@ -272,14 +272,19 @@ def statements_table(s: dict[str, Any]) -> list[str]:
            "execution only, not parsing or the network):"), "",
            "| statement | " + " | ".join(f"{n} worker(s): calls/page, ms/page" for n in sorted(picked)) + " |",
            "|---|" + "---|" * len(picked)]
-    base = picked[min(picked)]["statements"]
-    for st in base[:10]:
-        cells = []
-        for n in sorted(picked):
-            match = next((x for x in picked[n]["statements"] if x["query"] == st["query"]), None)
-            cells.append(f"{match['calls_per_page']}, {match['ms_per_page']}" if match else "–")
-        query = st["query"].replace("|", "\\|")
-        out.append(f"| `{query}` | " + " | ".join(cells) + " |")
+    # Statements whose text differs only past the stored prefix are summed.
+    per_run: dict[str, dict[str, tuple[float, float]]] = {}
+    for n, run in picked.items():
+        merged: dict[str, tuple[float, float]] = {}
+        for x in run["statements"]:
+            calls, ms = merged.get(x["query"], (0.0, 0.0))
+            merged[x["query"]] = (calls + x["calls_per_page"], ms + x["ms_per_page"])
+        per_run[n] = merged
+    for query in list(per_run[min(picked)])[:10]:
+        cells = [f"{per_run[n][query][0]:.2f}, {per_run[n][query][1]:.2f}" if query in per_run[n] else "–"
+                 for n in sorted(picked)]
+        text = query.replace("|", "\\|")
+        out.append(f"| `{text}` | " + " | ".join(cells) + " |")
     return out
 
 

@@ -71,7 +71,7 @@ def serve(
     from archon.app import check_bind
     from archon.runtime import resolve_database
     from archon.serve import check_ports
-    from archon.serve import serve as run
+    from archon.serve import run
 
     settings = load_settings(host=host, run_worker=False if no_worker else None)
     _setup(settings)
@@ -83,7 +83,7 @@ def serve(
         raise _fail(exc.message) from None
     if settings.debug:
         _start_debugger(settings)
-    raise typer.Exit(asyncio.run(run(settings)))
+    raise typer.Exit(run(settings))
 
 
 @app.command()

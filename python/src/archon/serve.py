@@ -54,6 +54,15 @@ def _config(app: object, settings: Settings, port: int, *, lifespan: str) -> uvi
                           timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds)))
 
 
+def run(settings: Settings) -> int:
+    """Run `serve` on uvloop when it is installed (what uvicorn picks when it owns the loop), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:  # uvicorn[standard] brings it; a minimal install still works
+        return asyncio.run(serve(settings))
+    return int(uvloop.run(serve(settings)))
+
+
 async def serve(settings: Settings) -> int:
     """Run until SIGINT/SIGTERM; return the process exit code."""
     app = create_app(settings)

@@ -179,8 +179,8 @@ def _report(tmp_path: Path, stats: Counter[str], latencies: dict[str, list[float
     growth = (half[-1] - half[0]) / half[0] if len(half) >= 2 else 0.0
     report = {"users": USERS, "seconds": SECONDS, "requests": total, "rps": round(total / SECONDS, 1),
               "server_errors": server_errors, "error_rate": round(failed / max(total, 1), 5),
-              "latency_ms": {kind: {f"p{q}": round(pct(values, q)) for q in (50, 95, 99)}
-                             for kind, values in latencies.items() if values},
+              "latency_ms": {kind: {**{f"p{q}": round(pct(values, q)) for q in (50, 95, 99)},
+                                    "max": round(max(values) * 1000)} for kind, values in latencies.items() if values},
               "load_average": [round(x, 2) for x in os.getloadavg()],
               "rss_start_mb": round(rss[0][1]), "rss_end_mb": round(rss[-1][1]),
               "rss_growth_second_half": round(growth, 3), "statuses": dict(stats), "errors": errors[:5]}

@@ -70,8 +70,7 @@ def serve(
     """Start the REST API (8080), MCP server (8051), dashboard (3737) and the job worker."""
     from archon.app import check_bind
     from archon.runtime import resolve_database
-    from archon.serve import check_ports
-    from archon.serve import run
+    from archon.serve import check_ports, run
 
     settings = load_settings(host=host, run_worker=False if no_worker else None)
     _setup(settings)

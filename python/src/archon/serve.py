@@ -17,8 +17,7 @@ import uvicorn
 
 from archon.app import create_app
 from archon.config import Settings
-from archon.errors import ConfigurationError
-from archon.errors import ArchonError
+from archon.errors import ArchonError, ConfigurationError
 from archon.frontend.app import build_frontend_app
 from archon.mcp_server.listener import McpListener
 from archon.runtime import RuntimeHolder

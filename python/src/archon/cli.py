@@ -187,10 +187,10 @@ def crawl(
     from archon.knowledge.crawling.schemas import CrawlRequest
 
     try:
-        request = CrawlRequest(url=url, crawl_type=crawl_type, max_depth=max_depth, max_pages=max_pages,  # type: ignore[arg-type]
+        request = CrawlRequest(url=url, crawl_type=crawl_type, max_depth=max_depth, max_pages=max_pages,
                                include_patterns=include or [], exclude_patterns=exclude or [],
-                               same_path_prefix=same_prefix, respect_robots=False if no_robots else None, render=render,  # type: ignore[arg-type]
-                               knowledge_type=knowledge_type, tags=tag or [], update_frequency_days=every,  # type: ignore[arg-type]
+                               same_path_prefix=same_prefix, respect_robots=False if no_robots else None, render=render,
+                               knowledge_type=knowledge_type, tags=tag or [], update_frequency_days=every,
                                extract_code_examples=not no_code)
     except RequestError as exc:
         first = exc.errors()[0]

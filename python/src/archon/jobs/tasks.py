@@ -19,9 +19,9 @@ async def ping(context: procrastinate.JobContext, message: str = "pong") -> str:
 
 # Domain task modules register themselves on `blueprint` when imported; import them here so every
 # process that builds a JobQueue (API, worker, MCP stdio) knows every task.
-from archon.settings import tasks as _settings_tasks  # noqa: E402, F401
 from archon.jobs import recovery as _recovery_tasks  # noqa: E402, F401
-from archon.knowledge.ingest import tasks as _ingest_tasks  # noqa: E402, F401
 from archon.knowledge.crawling import tasks as _crawling_tasks  # noqa: E402, F401
-from archon.knowledge.packs import tasks as _packs_tasks  # noqa: E402, F401
+from archon.knowledge.ingest import tasks as _ingest_tasks  # noqa: E402, F401
 from archon.knowledge.local import tasks as _local_tasks  # noqa: E402, F401
+from archon.knowledge.packs import tasks as _packs_tasks  # noqa: E402, F401
+from archon.settings import tasks as _settings_tasks  # noqa: E402, F401

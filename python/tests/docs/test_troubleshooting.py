@@ -39,7 +39,7 @@ MESSAGES = [
 # Compose-file, benchmark and reliability-suite knobs: documented, but not read by Archon itself.
 NOT_SETTINGS = {"ARCHON_PUBLISH_ADDRESS", "ARCHON_API_URL", "ARCHON_BENCH_INGEST_MODEL_PAGES", "ARCHON_CHAOS_RUNS",
                 "ARCHON_LOAD_SECONDS", "ARCHON_LOAD_USERS", "ARCHON_OUTAGE_SECONDS", "ARCHON_RELIABILITY",
-                "ARCHON_ST_EXAMPLES", "ARCHON_ST_SECONDS", "ARCHON_WS_DROPS"}
+                "ARCHON_ST_EXAMPLES", "ARCHON_ST_SECONDS", "ARCHON_WS_DROPS", "ARCHON_EMBED_OUTAGE_SECONDS"}
 
 
 @pytest.mark.parametrize("message", MESSAGES)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from tests.conftest import free_port
 from tests.knowledge.crawling.site import Site, build_docs
@@ -83,6 +84,7 @@ class Server:
         self.log.close()
 
 
+@pytest.mark.timeout(SECONDS + 300)  # the suite-wide 300 s limit would cut a long run (ARCHON_LOAD_SECONDS=600)
 async def test_fifty_users_while_crawls_run(database_url: str, tmp_path: Path, site: Site) -> None:
     build_docs(site)
     server = Server(database_url, tmp_path / "data", site)

@@ -13,12 +13,14 @@ import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 import uvicorn
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 os.environ.setdefault("CRAWL4AI_NO_CLOUD_NOTICE", "1")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -171,3 +173,18 @@ async def live_api(app: object) -> AsyncIterator[LiveServer]:
     """The app (lifespan already running via `app`) served on a real socket."""
     async with LiveServer(app) as server:
         yield server
+
+
+@asynccontextmanager
+async def database_down(database_url: str) -> AsyncIterator[None]:
+    """An outage of this test's database: new connections are refused and existing ones are terminated."""
+    params = conninfo_to_dict(database_url)
+    name = params["dbname"]
+    params["dbname"] = "postgres"
+    async with await psycopg.AsyncConnection.connect(make_conninfo("", **params), autocommit=True) as admin:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        try:
+            yield
+        finally:
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')

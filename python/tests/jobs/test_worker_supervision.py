@@ -4,36 +4,17 @@ stops the worker with a ConnectorException; the supervisor starts it again and r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from archon.jobs import queue as queue_module
 from archon.jobs.service import JobService
 from archon.knowledge.ingest.uploads import IncomingFile, UploadService
 from archon.runtime import Runtime
-from tests.conftest import make_settings
+from tests.conftest import database_down, make_settings
 
 DOC = b"# Supervised\n\n" + b"A worker that lost its database comes back by itself. " * 30
-
-
-@asynccontextmanager
-async def database_down(database_url: str) -> AsyncIterator[None]:
-    """An outage of this test's database: new connections are refused and existing ones are terminated."""
-    admin_url = conninfo_to_dict(database_url)
-    name = admin_url["dbname"]
-    admin_url["dbname"] = "postgres"
-    async with await psycopg.AsyncConnection.connect(make_conninfo("", **admin_url), autocommit=True) as admin:
-        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-        try:
-            yield
-        finally:
-            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
 
 
 async def test_the_worker_restarts_after_its_connections_die(database_url: str, tmp_path: Path,

@@ -13,29 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from archon.app import create_app
 from archon.config import Settings
-from tests.conftest import make_settings
+from tests.conftest import database_down, make_settings
 from tests.test_serve_lifecycle import Serve, _postgres_for
-
-
-@asynccontextmanager
-async def database_down(database_url: str) -> AsyncIterator[None]:
-    """An outage of this test's database: new connections are refused and existing ones are terminated."""
-    params = conninfo_to_dict(database_url)
-    name = params["dbname"]
-    params["dbname"] = "postgres"
-    async with await psycopg.AsyncConnection.connect(make_conninfo("", **params), autocommit=True) as admin:
-        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-        try:
-            yield
-        finally:
-            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
 
 
 @asynccontextmanager

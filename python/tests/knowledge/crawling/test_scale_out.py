@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,11 +28,18 @@ from tests.knowledge.crawling.site import Response, Site, html_page, prose
 from tests.knowledge.crawling.test_crash_resume import Worker
 
 PAGES = 48
+# Pages from GATED on are held until the second worker has claimed a page (or GATE_LIMIT passed), so
+# the crawl cannot finish before a helper joins however slow the machine is. Pages below GATED leave
+# more than INVITE_MIN_PENDING pages queued, so the crawl keeps inviting while the first worker waits.
+GATED = 16
+GATE_LIMIT = 90.0
 
 
-def _slow_page(i: int, delay: float) -> Callable[[], Response]:
+def _slow_page(i: int, delay: float, gate: threading.Event) -> Callable[[], Response]:
     def route() -> Response:
         time.sleep(delay)  # slow enough that the crawl outlives a helper's start-up
+        if i >= GATED:
+            gate.wait(GATE_LIMIT)
         links = [f"/s/{j}" for j in (2 * i + 1, 2 * i + 2, i + 1) if j < PAGES]
         return Response(html_page(f"Scale page {i}", prose(f"scale-{i}", n=3), links=links))
     return route
@@ -57,11 +65,34 @@ def _wait_ready(workers: Worker, count: int) -> None:
             time.sleep(0.1)
 
 
-async def _start(runtime: Runtime, site: Site, delay: float = 0.25) -> str:
+async def _start(runtime: Runtime, site: Site, delay: float = 0.25) -> tuple[str, asyncio.Task[None]]:
+    """Start the crawl; gated pages are answered once two worker processes hold claims in it (the
+    returned task opens the gate; it ends at the latest when the crawl does)."""
+    gate = threading.Event()
     for i in range(PAGES):
-        site.set(f"/s/{i}", _slow_page(i, delay))
+        site.set(f"/s/{i}", _slow_page(i, delay, gate))
     request = CrawlRequest(url=site.url("/s/0"), crawl_type="recursive", max_depth=10, max_pages=PAGES)
-    return (await CrawlService(runtime).start_crawl(request)).progressId
+    job_id = (await CrawlService(runtime).start_crawl(request)).progressId
+    return job_id, asyncio.create_task(_open_when_two_claim(runtime, job_id, gate))
+
+
+async def _open_when_two_claim(runtime: Runtime, job_id: str, gate: threading.Event) -> None:
+    jobs = JobService(runtime.db)
+    try:
+        async with asyncio.timeout(GATE_LIMIT):
+            while len(await _claimers(runtime, job_id)) < 2 and not (await jobs.get(job_id)).finished:
+                await asyncio.sleep(0.1)
+    finally:
+        gate.set()
+
+
+async def _claimers(runtime: Runtime, job_id: str) -> set[str]:
+    """Worker processes (pids) that claimed or finished pages of the crawl."""
+    async with runtime.db.connection() as conn:
+        rows = await (await conn.execute(
+            "SELECT DISTINCT split_part(claimed_by, ':', 2) AS pid FROM archon_crawl_urls "
+            "WHERE job_id = %s AND status IN ('claimed', 'done')", (job_id,))).fetchall()
+    return {str(r["pid"]) for r in rows}
 
 
 async def _wait_finished(runtime: Runtime, job_id: str, seconds: float = 120) -> JobView:
@@ -105,8 +136,9 @@ async def _assert_complete(runtime: Runtime, job: JobView) -> None:
 
 async def test_two_workers_share_one_crawl(runtime: Runtime, site: Site, workers: Worker) -> None:
     _wait_ready(workers, 2)
-    job_id = await _start(runtime, site, delay=1.0)  # slow enough for the second worker to join on a loaded machine
+    job_id, opener = await _start(runtime, site, delay=0.5)
     job = await _wait_finished(runtime, job_id)
+    await opener
     await _assert_complete(runtime, job)
     holders = await _holders(runtime, job_id)
     assert set(holders) == {str(p.pid) for p in workers.procs}, holders  # both workers fetched pages
@@ -116,7 +148,7 @@ async def test_two_workers_share_one_crawl(runtime: Runtime, site: Site, workers
 
 async def test_worker_killed_mid_crawl_other_worker_finishes(runtime: Runtime, site: Site, workers: Worker) -> None:
     _wait_ready(workers, 2)
-    job_id = await _start(runtime, site, delay=1.0)
+    job_id, opener = await _start(runtime, site, delay=0.5)
     frontier = FrontierRepository(runtime.db)
     async with asyncio.timeout(90):  # wait until both workers have finished pages, well before the end
         while len(await _holders(runtime, job_id)) < 2:
@@ -133,6 +165,7 @@ async def test_worker_killed_mid_crawl_other_worker_finishes(runtime: Runtime, s
     await asyncio.sleep(1.5)
     await retry_stalled_jobs(runtime.queue.app, seconds_since_heartbeat=1)
     job = await _wait_finished(runtime, job_id)
+    await opener
     await _assert_complete(runtime, job)
     for url in done_before:  # pages finished before the kill were not fetched again
         assert site.hits_for(url.removeprefix(site.base)) == 1, url

@@ -30,7 +30,10 @@ log = logging.getLogger(__name__)
 
 FETCHERS = 6  # pages in flight per job: enough to keep two converter processes and the embedder busy
 REPORT_EVERY = 0.25  # seconds between progress writes (each is an UPDATE + NOTIFY)
-INVITE_EVERY = 5.0  # seconds between invitations to idle workers to join a crawl (scale-out)
+# Seconds between invitations to idle workers to join a crawl (scale-out). A timer sends them, not
+# page completions: a crawl whose pages are all slow still invites. The crawl's own process may pick
+# an invitation up (it then declines), so the next one follows soon.
+INVITE_EVERY = 3.0
 INVITE_MIN_PENDING = FETCHERS  # a crawl with less queued work than this is not worth sharing
 IDLE_POLL = 0.5  # seconds between checks while other workers finish their claimed pages
 # An idle fetcher waits for one of this process's pages to finish (it may have queued links) or, at
@@ -71,7 +74,6 @@ class FrontierWalk:
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{job_id[:8]}:{secrets.token_hex(4)}"
         self.counters = Counters()
         self.strategy = ""
-        self._invited_at = 0.0
         self._checked_at = 0.0
         self._busy = 0
         self._reported_at = 0.0
@@ -108,23 +110,25 @@ class FrontierWalk:
         await self.reporter.update(status="crawling", percentage=min(pct, 99.0), current_url=self.counters.current_url,
                                    total_pages=total, processed_pages=processed, chunks_stored=await self._chunks(),
                                    strategy=self.strategy)
-        if not self.helper and counts.get("pending", 0) >= INVITE_MIN_PENDING:
-            await self._invite()
 
     async def _chunks(self) -> int:
         """Chunks stored by the crawl so far: this process's tally, or the frontier's when others helped."""
         return max(self.counters.chunks, await self.frontier.chunks_stored(self.job_id))
 
-    async def _invite(self) -> None:
-        """Queue one helper task (at most one waits at a time): any idle worker picks it up and joins."""
-        now = time.monotonic()
-        if now - self._invited_at < INVITE_EVERY:
-            return
-        self._invited_at = now
+    async def _inviter(self) -> None:
+        """While the crawl has queued work worth sharing, queue one helper task every INVITE_EVERY
+        seconds (at most one waits at a time): any idle worker picks it up and joins."""
         from procrastinate.exceptions import AlreadyEnqueued
 
-        with contextlib.suppress(AlreadyEnqueued):
-            await self.runtime.queue.defer(HELPER_TASK, queueing_lock=f"crawl-helper-{self.job_id}", job_id=self.job_id)
+        while True:
+            try:
+                if (await self.frontier.counts(self.job_id)).get("pending", 0) >= INVITE_MIN_PENDING:
+                    with contextlib.suppress(AlreadyEnqueued):
+                        await self.runtime.queue.defer(HELPER_TASK, queueing_lock=f"crawl-helper-{self.job_id}",
+                                                       job_id=self.job_id)
+            except Exception as exc:  # the crawl goes on without help; the next round tries again
+                log.warning("crawl %s: could not invite helpers: %s", self.job_id[:8], exc)
+            await asyncio.sleep(INVITE_EVERY)
 
     async def _still_running(self) -> bool:
         """A helper stops when the crawl finished, failed or was cancelled (checked at most once a second)."""
@@ -158,14 +162,15 @@ class FrontierWalk:
 
     async def _crawl(self, fetcher: Fetcher, robots: RobotsCache) -> None:
         workers = [asyncio.create_task(self._work(fetcher, robots), name=f"crawl-{i}") for i in range(self.fetchers)]
+        tasks = workers if self.helper else [*workers, asyncio.create_task(self._inviter(), name="crawl-inviter")]
         try:
             done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:
                 task.result()
         finally:
-            for task in workers:
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _work(self, fetcher: Fetcher, robots: RobotsCache) -> None:
         while True:

@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     embedding_model: str = Field("all-MiniLM-L6-v2", validation_alias=_env("EMBEDDING_MODEL"))
     embedding_dimensions: int | None = Field(None, ge=8, le=4096, validation_alias=_env("EMBEDDING_DIMENSIONS"))
     embedding_base_url: str | None = Field(None, validation_alias=_env("EMBEDDING_BASE_URL"))
+    # Local model only: embed queries with an ONNX export of the same model (same vectors, ~2.5x faster).
+    embedding_onnx: bool = Field(True, validation_alias=_env("ARCHON_EMBEDDING_ONNX"))
     openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
 
     # --- search ------------------------------------------------------------------
@@ -140,6 +142,7 @@ class Settings(BaseSettings):
     log_level: LogLevel = Field("INFO", validation_alias=_env("LOG_LEVEL"))
     debug: bool = Field(False, validation_alias=_env("DEBUG"))
     shutdown_grace_seconds: float = Field(10.0, ge=0, le=600, validation_alias=_env("ARCHON_SHUTDOWN_GRACE"))
+    loop_stall_warn_seconds: float = Field(1.0, ge=0, le=600, validation_alias=_env("ARCHON_LOOP_STALL_WARN"))
 
     @field_validator("log_level", mode="before")
     @classmethod

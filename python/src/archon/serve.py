@@ -20,6 +20,7 @@ from archon.config import Settings
 from archon.errors import ArchonError, ConfigurationError
 from archon.frontend.app import build_frontend_app
 from archon.mcp_server.listener import McpListener
+from archon.observability.loopwatch import LoopWatchdog
 from archon.runtime import RuntimeHolder
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,16 @@ def run(settings: Settings) -> int:
 
 async def serve(settings: Settings) -> int:
     """Run until SIGINT/SIGTERM; return the process exit code."""
+    # Started once the listeners are up: building the app and starting the runtime block the loop by design.
+    watchdog = LoopWatchdog(settings.loop_stall_warn_seconds) if settings.loop_stall_warn_seconds > 0 else None
+    try:
+        return await _serve(settings, watchdog)
+    finally:
+        if watchdog is not None:
+            watchdog.stop()
+
+
+async def _serve(settings: Settings, watchdog: LoopWatchdog | None) -> int:
     app = create_app(settings)
     holder: RuntimeHolder = app.state.holder
     # The MCP listener is a managed object: POST /api/mcp/stop and /start drive it while the API runs.
@@ -109,6 +120,8 @@ async def serve(settings: Settings) -> int:
     host = settings.host
     log.info("Archon is up: API http://%s:%d/docs  MCP http://%s:%d/mcp  dashboard http://%s:%d",
              host, settings.backend_port, host, settings.mcp_port, host, settings.frontend_port)
+    if watchdog is not None:
+        watchdog.start()
     # If one listener dies (port taken), stop the others rather than half-run.
     await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     if not all(s.should_exit for s in servers):

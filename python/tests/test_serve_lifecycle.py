@@ -43,8 +43,10 @@ class Serve:
         # A file, not a pipe: nobody reads a pipe while the server runs, and a full pipe would block its logging.
         self.log = self.data_dir.parent / f"serve-{len(list(self.data_dir.parent.glob('serve-*.log')))}.log"
         with self.log.open("w") as out:
+            # Its own process group, so a chaos test can SIGKILL the server with all its children at once.
             self.proc = subprocess.Popen([sys.executable, "-m", "archon", "serve"], env=env,
-                                         cwd=self.data_dir.parent, stdout=out, stderr=subprocess.STDOUT, text=True)
+                                         cwd=self.data_dir.parent, stdout=out, stderr=subprocess.STDOUT, text=True,
+                                         start_new_session=True)
 
     def wait_healthy(self, timeout: float = 120) -> dict[str, object]:
         deadline = time.monotonic() + timeout

@@ -1,5 +1,6 @@
 """Long reliability tests (`make test-reliability`): skipped by a plain `pytest`/`make test` unless
-ARCHON_RELIABILITY=1. Sizes scale with ARCHON_CHAOS_RUNS, ARCHON_LOAD_SECONDS, ARCHON_LOAD_USERS."""
+ARCHON_RELIABILITY=1 (except the `test_smoke_*` ones). Sizes scale with ARCHON_CHAOS_RUNS,
+ARCHON_LOAD_SECONDS, ARCHON_LOAD_USERS."""
 
 from __future__ import annotations
 
@@ -21,5 +22,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     skip = pytest.mark.skip(reason="reliability suite: run `make test-reliability` (ARCHON_RELIABILITY=1)")
     for item in items:
-        if "tests/reliability/" in str(item.fspath):
+        # `test_smoke_*`: one short variant of a long test that `make test` runs too (< 60 s).
+        if "tests/reliability/" in str(item.fspath) and not item.name.startswith("test_smoke_"):
             item.add_marker(skip)

@@ -8,11 +8,13 @@ import logging
 import socket
 import time
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import procrastinate
 from procrastinate.worker import Worker
 
+from archon.jobs.recovery import HEARTBEAT_SECONDS, WorkerLiveness
 from archon.jobs.tasks import blueprint
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ class JobQueue:
         connector = procrastinate.PsycopgConnector(conninfo=conninfo, min_size=1, max_size=pool_max,
                                                    reconnect_timeout=0, timeout=POOL_TIMEOUT)
         self.app = procrastinate.App(connector=connector)
+        self.conninfo = conninfo
         _load_tasks(self.app)
         self._worker: asyncio.Task[None] | None = None
         self.worker_state = "off"  # off | running | restarting
@@ -83,6 +86,8 @@ class JobQueue:
             "concurrency": concurrency, "install_signal_handlers": False,
             "additional_context": {"runtime": runtime}, "shutdown_graceful_timeout": grace_seconds,
             "listen_notify": True, "name": name,
+            # Frequent heartbeats let a restarted process tell a dead predecessor within seconds (jobs/recovery.py).
+            "update_heartbeat_interval": HEARTBEAT_SECONDS,
         }
         self.worker_state = "running"
         self._worker = asyncio.create_task(self._supervise(options), name="archon-worker")
@@ -92,14 +97,17 @@ class JobQueue:
         """Run the procrastinate worker forever; when it ends by itself (its database connection died,
         procrastinate raises ConnectorException) wait with backoff and start it again.
 
-        Jobs it was running stay `doing` in the queue; `retry_stalled_jobs` re-queues them once the dead
-        worker's heartbeat is stale, and their bodies resume from their own checkpoints.
+        Jobs it was running stay `doing` in the queue; they are queued again below (or, if this process
+        died, by another worker's liveness sweep, jobs/recovery.py), and resume from their checkpoints.
         """
         delay = RESTART_BACKOFF_MIN
         while True:
             started = time.monotonic()
             self.worker_state = "running"
             worker = Worker(app=self.app, **{**self.app.worker_defaults, **options})
+            # Holds the worker's liveness lock and recovers dead workers' jobs (a predecessor's at once).
+            watch = WorkerLiveness(self.app, self.conninfo).run(partial(getattr, worker, "worker_id"))
+            liveness = asyncio.create_task(watch, name="archon-worker-liveness")
             try:
                 await worker.run()  # type: ignore[no-untyped-call]
                 log.warning("job worker stopped by itself; restarting in %.0f s", delay)
@@ -109,6 +117,10 @@ class JobQueue:
             except Exception as exc:  # the worker must outlive any outage: log and restart
                 log.warning("job worker died (%s: %s); restarting in %.0f s", type(exc).__name__,
                             str(exc)[:200], delay)
+            finally:
+                liveness.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await liveness
             self.worker_state = "restarting"
             if time.monotonic() - started > HEALTHY_RUN_SECONDS:
                 delay = RESTART_BACKOFF_MIN

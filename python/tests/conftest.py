@@ -94,6 +94,7 @@ def make_settings(database_url: str | None, data_dir: Path, **overrides: object)
         "database_url": database_url,
         "data_dir": data_dir,
         "embedding_provider": "hash",
+        "embedding_onnx": False,  # no background ONNX export in tests that use the local model (own test)
         "run_worker": False,
         "log_level": "WARNING",
         "shutdown_grace_seconds": 2.0,

@@ -55,10 +55,12 @@ class QueryEmbeddings:
 
     async def _drain(self, embedder: Embedder, model_key: Hashable) -> None:
         queue = self._queues[model_key]
+        # Providers with a query-specific path (the local model's ONNX export) use it; others embed as usual.
+        embed = getattr(embedder, "embed_queries", None) or embedder.embed
         while queue:
             batch, queue[:] = queue[:_MAX_BATCH], queue[_MAX_BATCH:]
             try:
-                vectors = await embedder.embed([text for text, _ in batch])
+                vectors = await embed([text for text, _ in batch])
             except Exception as exc:  # hand the failure to every waiting query, keep draining the rest
                 for _, key in batch:
                     fut = self._inflight.pop(key, None)

@@ -11,7 +11,8 @@ def create_embedder(settings: Settings) -> Embedder:
     if settings.embedding_provider == "local":
         from archon.knowledge.embeddings.local import LocalEmbedder
 
-        return LocalEmbedder(settings.embedding_model, settings.embedding_dimensions or 384)
+        onnx_dir = settings.data_dir / "models" / "onnx" if settings.embedding_onnx else None
+        return LocalEmbedder(settings.embedding_model, settings.embedding_dimensions or 384, onnx_dir=onnx_dir)
     if settings.embedding_provider == "hash":
         from archon.knowledge.embeddings.hashing import HashingEmbedder
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import threading
+from pathlib import Path
 from typing import Any
 
 from archon.knowledge.embeddings.base import EmbeddingError
@@ -41,7 +42,8 @@ class LocalEmbedder:
 
     provider = "local"
 
-    def __init__(self, model: str = "all-MiniLM-L6-v2", dimensions: int = 384) -> None:
+    def __init__(self, model: str = "all-MiniLM-L6-v2", dimensions: int = 384, *,
+                 onnx_dir: Path | None = None) -> None:
         self.model = model
         self.dimensions = dimensions
         self.max_tokens = 256
@@ -49,6 +51,11 @@ class LocalEmbedder:
         self._load_lock = threading.Lock()
         self._encode_lock = threading.Lock()  # torch already uses both cores; parallel encodes only thrash
         self._error: str | None = None
+        # Fast query path (onnx_query.py): None = not tried yet or disabled (onnx_dir None).
+        self.onnx_dir = onnx_dir
+        self._fast: Any = None
+        self._fast_thread: threading.Thread | None = None
+        self.fast_error: str | None = None
 
     def _load(self) -> Any:
         with self._load_lock:
@@ -91,6 +98,52 @@ class LocalEmbedder:
         # Empty strings embed to a valid (non-zero) vector with this model; keep a single space to be explicit.
         cleaned = [t if t.strip() else " " for t in texts]
         return await asyncio.to_thread(self._encode, cleaned)
+
+    async def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        """Like `embed`, through the ONNX query path once it is ready (same vectors, ~2.5x faster)."""
+        fast = self._fast
+        if fast is None:
+            self.start_fast_path()
+            return await self.embed(texts)
+        cleaned = [t if t.strip() else " " for t in texts]
+        vectors = await asyncio.to_thread(fast.encode, cleaned)
+        return [v.tolist() for v in vectors]
+
+    @property
+    def query_path(self) -> str:
+        """Which code embeds queries now: "onnx" or "sentence-transformers"."""
+        return "onnx" if self._fast is not None else "sentence-transformers"
+
+    def start_fast_path(self) -> threading.Thread | None:
+        """Build or load the ONNX query model in a background thread (once); queries use torch meanwhile."""
+        with self._load_lock:
+            if self.onnx_dir is None or self._fast_thread is not None:
+                return self._fast_thread
+            self._fast_thread = threading.Thread(target=self._prepare_fast, name="onnx-query-export", daemon=True)
+            self._fast_thread.start()
+            return self._fast_thread
+
+    def _prepare_fast(self) -> None:
+        from archon.knowledge.embeddings.onnx_query import FastPathUnavailable, prepare
+
+        assert self.onnx_dir is not None
+        try:
+            os.nice(5)  # this thread only (Linux): a first-use export must not slow the queries it will speed up
+        except OSError:
+            pass
+        try:
+            encoder = prepare(self.onnx_dir, self.model, _model_path(self.model))
+        except (FastPathUnavailable, EmbeddingError) as exc:
+            self.fast_error = str(exc)
+        except Exception as exc:  # an exporter failure must leave the working torch path in place
+            self.fast_error = f"{type(exc).__name__}: {exc}"
+        else:
+            if encoder.dimensions == self.dimensions:
+                self._fast = encoder
+                log.info("query embeddings of %s now run on onnxruntime", self.model)
+                return
+            self.fast_error = f"ONNX model has {encoder.dimensions} dimensions, expected {self.dimensions}"
+        log.warning("fast query embeddings unavailable, using sentence-transformers: %s", self.fast_error)
 
     def warm_up(self) -> None:
         """Load the model now (e.g. in a background thread at start-up)."""

@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from archon import __version__
 from archon.api.auth import BearerAuthMiddleware, api_paths, rest_is_write
-from archon.api.errors import ERROR_RESPONSES, install_error_handlers
+from archon.api.errors import ERROR_RESPONSES, FailFastOnDatabaseOutage, install_error_handlers
 from archon.api.ratelimit import RateLimitMiddleware, rest_rules
 from archon.config import Settings
 from archon.db.notify import NotifyHub
@@ -93,6 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     # Middleware runs outermost-last: metrics see every request, auth runs before routing, CORS wraps all
     # so even a 401 carries the CORS headers a browser needs to read it.
+    app.add_middleware(FailFastOnDatabaseOutage)  # innermost: the contextvar it sets reaches every handler
     app.add_middleware(MetricsMiddleware)
     if settings.rate_limit_enabled:
         app.add_middleware(RateLimitMiddleware, rules=rest_rules(settings))

@@ -12,8 +12,11 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from archon.db.pool import DatabaseUnavailable, failing_fast
 from archon.errors import ArchonError
+from archon.observability.health import suspect_database
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +73,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("database unavailable during %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    if isinstance(exc, DatabaseUnavailable):  # the outage is already known and logged once
+        log.debug("database unavailable during %s %s", request.method, request.url.path)
+    else:
+        log.warning("database unavailable during %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        holder = getattr(request.app.state, "holder", None)
+        suspect_database(holder.runtime if holder is not None else None)
     return JSONResponse(error_body("database unavailable", "retry shortly"), status_code=503,
                         headers={"Retry-After": "5"})
 
@@ -86,6 +94,20 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error in %s %s", request.method, request.url.path)
     return JSONResponse(error_body("internal error", "an unexpected error occurred; see the server log"),
                         status_code=500)
+
+
+class FailFastOnDatabaseOutage:
+    """HTTP requests answer `503 database unavailable` at once while the database is known to be down."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # WebSocket streams keep waiting for the database, as jobs do
+            await self.app(scope, receive, send)
+            return
+        with failing_fast():
+            await self.app(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:

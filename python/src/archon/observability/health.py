@@ -16,11 +16,13 @@ from typing import Any
 
 import psycopg
 
+from archon.db.pool import Database
 from archon.runtime import Runtime, RuntimeHolder
 
 log = logging.getLogger(__name__)
 
 CHECK_INTERVAL = 1.0  # seconds between database checks
+DOWN_CHECK_INTERVAL = 0.25  # while the database is down: requests answer 503 until a check sees it back
 CHECK_TIMEOUT = 2.0  # a check slower than this counts as a failure
 STALE_AFTER = 10.0  # no finished check for this long (event loop starved or check stuck): not healthy
 
@@ -28,10 +30,13 @@ STALE_AFTER = 10.0  # no finished check for this long (event loop starved or che
 class DatabaseMonitor:
     """Pings the database every CHECK_INTERVAL on a dedicated connection and keeps the last result."""
 
-    def __init__(self, conninfo: str, *, interval: float = CHECK_INTERVAL, timeout: float = CHECK_TIMEOUT) -> None:
+    def __init__(self, conninfo: str, *, interval: float = CHECK_INTERVAL, timeout: float = CHECK_TIMEOUT,
+                 database: Database | None = None) -> None:
         self.conninfo = conninfo
         self.interval = interval
         self.timeout = timeout
+        self.database = database  # told when the database refuses connections and when it is back
+        self._poked = asyncio.Event()
         self.status = "unknown"
         self.checked_at = 0.0  # monotonic time of the last finished check
         self._conn: psycopg.AsyncConnection[Any] | None = None
@@ -72,17 +77,28 @@ class DatabaseMonitor:
         """One `SELECT 1` (reconnecting if needed); records and returns the status."""
         return await self.fresh()
 
+    def poke(self) -> None:
+        """Check now rather than at the next interval (a request just lost its connection)."""
+        self._poked.set()
+
     async def _check(self) -> str:
         try:
             async with asyncio.timeout(self.timeout):
-                if self._conn is None or self._conn.closed:
-                    self._conn = await psycopg.AsyncConnection.connect(
-                        self.conninfo, autocommit=True, connect_timeout=max(1, int(self.timeout)))
-                await self._conn.execute("SELECT 1")
+                try:
+                    await self._select_one()
+                except psycopg.OperationalError:
+                    # The kept connection may just have been cut (a restart, a terminated backend): only a
+                    # fresh connection that fails says the database is down.
+                    await self._close()
+                    await self._select_one()
             status = "healthy"
+            if self.database is not None:
+                self.database.mark_up()
         except Exception as exc:  # any failure is the thing we report
             status = f"unavailable: {type(exc).__name__}"
             await self._close()
+            if self.database is not None and refuses_connections(exc):
+                self.database.mark_down(f"{type(exc).__name__}: {str(exc).strip()[:120]}")
         if status != self.status and self.status != "unknown":
             log.warning("database %s", status)
         self.status, self.checked_at = status, time.monotonic()
@@ -95,9 +111,19 @@ class DatabaseMonitor:
         finally:
             await self._close()
 
+    async def _select_one(self) -> None:
+        if self._conn is None or self._conn.closed:
+            self._conn = await psycopg.AsyncConnection.connect(
+                self.conninfo, autocommit=True, connect_timeout=max(1, int(self.timeout)))
+        await self._conn.execute("SELECT 1")
+
     async def _loop(self) -> None:
         while True:
-            await asyncio.sleep(self.interval)
+            down = self.database is not None and self.database.down_since is not None
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(DOWN_CHECK_INTERVAL if down else self.interval):
+                    await self._poked.wait()
+            self._poked.clear()
             await self.check()
 
     async def _close(self) -> None:
@@ -107,6 +133,18 @@ class DatabaseMonitor:
                 await conn.close()
 
 
+def refuses_connections(exc: BaseException) -> bool:
+    """A connection error that means "down" (refused, shut down, not accepting connections).
+
+    A timeout (a saturated server or a starved loop) or "too many clients" (SQLSTATE 53xxx) is not: the
+    pooled connections may still work, and failing requests fast then would turn slowness into errors.
+    """
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    sqlstate = getattr(exc, "sqlstate", None) or ""
+    return not sqlstate.startswith("53")
+
+
 def _monitor(runtime: Runtime) -> DatabaseMonitor | None:
     monitor = runtime.state.get("health.monitor")
     return monitor if isinstance(monitor, DatabaseMonitor) else None
@@ -114,10 +152,17 @@ def _monitor(runtime: Runtime) -> DatabaseMonitor | None:
 
 async def start_monitor(runtime: Runtime) -> DatabaseMonitor:
     """Start the database monitor of this process (kept in `runtime.state`)."""
-    monitor = DatabaseMonitor(runtime.db.conninfo)
+    monitor = DatabaseMonitor(runtime.db.conninfo, database=runtime.db)
     await monitor.start()
     runtime.state["health.monitor"] = monitor
     return monitor
+
+
+def suspect_database(runtime: Runtime | None) -> None:
+    """A request just lost the database: have the monitor check now, so the outage is known in milliseconds."""
+    monitor = _monitor(runtime) if runtime is not None else None
+    if monitor is not None:
+        monitor.poke()
 
 
 async def database_status(runtime: Runtime, *, fresh: bool = False) -> str:

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 STALLS = Counter("archon_event_loop_stalls_total", "Event-loop stalls longer than the warning threshold")
 STALL_SECONDS = Histogram("archon_event_loop_stall_seconds", "Length of event-loop stalls over the threshold",
                           buckets=(0.5, 1, 2, 3, 5, 10, 30, 60))
+# Threads parked here are idle (pool workers waiting for work): leave them out of a process-stall report.
+IDLE_FILES = ("threading.py", "queue.py", "selectors.py", "concurrent/futures/thread.py")
 MAX_SAMPLES = 3  # distinct stacks kept per stall (the first usually names the culprit)
 
 
@@ -102,10 +104,11 @@ class LoopWatchdog:
         return "".join(traceback.format_stack(frame)) if frame is not None else ""
 
     def _report_process_stall(self, seconds: float) -> None:
-        frames = sys._current_frames()
         names = {t.ident: t.name for t in threading.enumerate()}
+        busy = [(ident, frame) for ident, frame in sys._current_frames().items()
+                if ident != threading.get_ident() and not frame.f_code.co_filename.endswith(IDLE_FILES)]
         stacks = "\n".join(f"--- thread {names.get(ident, ident)}:\n{''.join(traceback.format_stack(frame))}"
-                           for ident, frame in frames.items() if ident != threading.get_ident())
+                           for ident, frame in busy) or "(every other thread was idle: the process was not scheduled)"
         self._report(Stall(started=time.monotonic() - seconds, seconds=seconds, kind="process", stacks=[stacks]),
                      what="the whole process (GIL held by native code, or not scheduled)",
                      seen="the threads were running (right after the stall)")

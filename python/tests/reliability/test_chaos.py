@@ -194,6 +194,7 @@ async def test_smoke_one_sigkill_of_the_server_mid_crawl(runtime: Runtime, site:
     """In `make test`: the reference crawl, then one crawl with the server SIGKILLed once and restarted."""
     tally = await serve_crawl_chaos(runtime, site, serve_victim, 1, lambda rng: 1)
     assert tally.kills == 1 and len(tally.resume_seconds) == 1
+    print(f"\nserver smoke: {tally.summary()}")
 
 
 @RUN_TIMEOUT

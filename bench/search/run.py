@@ -53,12 +53,18 @@ async def server_side(service: SearchService, queries: list[str]) -> dict[str, A
         QUERY_EMBEDDINGS.clear()
         times.append((await service.query(q + " ?", search_mode="hybrid")).took_ms)
     out["hybrid_with_embedding"] = pct(times)
-    emb = []
-    for q in queries:
-        t = time.perf_counter()
-        await service.runtime.embedder.embed([q + " !"])
-        emb.append((time.perf_counter() - t) * 1000)
-    out["embedding_only"] = pct(emb)
+    embedder = service.runtime.embedder
+    paths = {"embedding_only": getattr(embedder, "embed_queries", embedder.embed)}  # what search uses
+    if hasattr(embedder, "embed_queries"):
+        paths["embedding_only_sentence_transformers"] = embedder.embed  # the torch path, for comparison
+    for name, embed in paths.items():
+        emb = []
+        for q in queries:
+            t = time.perf_counter()
+            await embed([q + " !"])
+            emb.append((time.perf_counter() - t) * 1000)
+        out[name] = pct(emb)
+    out["query_path"] = getattr(embedder, "query_path", embedder.provider)
     out.update(await rerank_overhead(service, queries))
     return out
 
@@ -146,6 +152,27 @@ async def rest(base: str, queries: list[str], seconds: float) -> dict[str, Any]:
     return out
 
 
+async def wait_for_server(base: str) -> str:
+    """Wait until the API answers and, unless ARCHON_EMBEDDING_ONNX=false, its ONNX query path is ready."""
+    want_onnx = os.environ.get("ARCHON_EMBEDDING_ONNX", "true").lower() not in ("0", "false", "no", "off")
+    async with httpx.AsyncClient(timeout=60) as probe:
+        for _ in range(600):
+            try:
+                if (await probe.get(base + "/health")).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.5)
+        await probe.post(base + "/api/rag/query", json={"query": "warm up", "search_mode": "vector"})
+        embeddings = ""
+        for _ in range(600):
+            embeddings = str((await probe.get(base + "/health")).json().get("services", {}).get("embeddings"))
+            if not want_onnx or "onnxruntime" in embeddings:
+                break
+            await asyncio.sleep(0.5)
+    return embeddings
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--chunks", type=int, default=100_000)
@@ -166,6 +193,11 @@ async def main() -> None:
             return
         queries = [q for q, _ in QUERIES]
         await runtime.embedder.embed(["warm up"])
+        start_fast = getattr(runtime.embedder, "start_fast_path", None)
+        fast = start_fast() if start_fast else None
+        if fast is not None:  # the ONNX query model (exported on the first run, then loaded from the cache)
+            await asyncio.to_thread(fast.join)
+        report["query_path"] = getattr(runtime.embedder, "query_path", runtime.embedder.provider)
         report["server_side_ms"] = await server_side(SearchService(runtime), queries)
         print(json.dumps(report, indent=2), flush=True)
         if args.server_only:
@@ -177,14 +209,7 @@ async def main() -> None:
                                    str(port), str(BENCH_DIR / "server-data")], cwd=ROOT)
         try:
             base = f"http://127.0.0.1:{port}"
-            async with httpx.AsyncClient() as probe:
-                for _ in range(600):
-                    try:
-                        if (await probe.get(base + "/health")).status_code < 500:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    await asyncio.sleep(0.5)
+            report["server_query_path"] = await wait_for_server(base)
             report["rest_ms"] = await rest(base, queries, args.seconds)
         finally:
             server.terminate()

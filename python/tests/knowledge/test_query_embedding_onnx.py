@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -146,3 +148,18 @@ async def test_query_cache_uses_the_query_path() -> None:
     embedder = _TwoPaths()
     vector = await QueryEmbeddings().get(embedder, "hello")
     assert embedder.calls == ["embed_queries"] and vector.tolist() == [0.0, 1.0, 0.0]
+
+
+def test_a_search_process_with_an_export_never_loads_torch(onnx_dir: Path) -> None:
+    """Once the export exists, the first query loads it (~0.5 s) instead of torch (seconds, ~400 MB)."""
+    script = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from archon.knowledge.embeddings.local import LocalEmbedder\n"
+        f"e = LocalEmbedder('{MODEL}', onnx_dir=Path({str(onnx_dir)!r}))\n"
+        "[v] = asyncio.run(e.embed_queries(['how do I run coroutines concurrently']))\n"
+        "print(e.query_path, len(v), 'torch' in sys.modules, 'sentence_transformers' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["onnx", "384", "False", "False"]

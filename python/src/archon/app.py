@@ -12,6 +12,7 @@ from archon import __version__
 from archon.api.auth import BearerAuthMiddleware, api_paths, rest_is_write
 from archon.api.errors import ERROR_RESPONSES, FailFastOnDatabaseOutage, install_error_handlers
 from archon.api.ratelimit import RateLimitMiddleware, rest_rules
+from archon.api.warmup import warm_up_routes
 from archon.config import Settings
 from archon.db.notify import NotifyHub
 from archon.errors import ConfigurationError
@@ -50,6 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        warm_up_routes(app)  # before readiness: FastAPI would build its routes on the loop at the first requests
         runtime = await Runtime.start(settings)
         # Probes read a cached database state checked on its own connection, never the request pool.
         db_monitor = await start_monitor(runtime)

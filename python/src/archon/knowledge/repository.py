@@ -53,33 +53,40 @@ class KnowledgeRepository:
         An existing page with the same URL in the source is replaced: readers see the old page or the
         new one, never a mix, and re-running after a crash leaves no duplicates.
         """
+        async with self.db.transaction() as conn:
+            return await self.write_page(conn, source_id, page, model=model, chunk_vectors=chunk_vectors,
+                                         code_vectors=code_vectors)
+
+    async def write_page(self, conn: Connection, source_id: str, page: PageInput, *, model: EmbeddingModel,
+                         chunk_vectors: Sequence[Sequence[float]],
+                         code_vectors: Sequence[Sequence[float]] = ()) -> int:
+        """replace_page's writes on `conn`, inside the caller's transaction (a refresh's swap); the page id."""
         if len(chunk_vectors) != len(page.chunks) or len(code_vectors) != len(page.code_examples):
             raise ValueError("one vector per chunk and per code example is required")
-        async with self.db.transaction() as conn:
-            row = await (await conn.execute(
-                """
-                INSERT INTO archon_pages (source_id, url, title, markdown, content_hash, etag, last_modified,
-                                          word_count, section_order, metadata, indexed_at)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
-                ON CONFLICT (source_id, url) DO UPDATE SET
-                    title = EXCLUDED.title, markdown = EXCLUDED.markdown, content_hash = EXCLUDED.content_hash,
-                    etag = EXCLUDED.etag, last_modified = EXCLUDED.last_modified, word_count = EXCLUDED.word_count,
-                    section_order = EXCLUDED.section_order, metadata = EXCLUDED.metadata, indexed_at = now()
-                RETURNING id
-                """,
-                (source_id, page.url, page.title, page.markdown, page.content_hash, page.etag, page.last_modified,
-                 page.word_count, page.section_order, json.dumps(page.metadata)),
-            )).fetchone()
-            assert row is not None
-            page_id = int(row["id"])
-            await conn.execute("DELETE FROM archon_chunks WHERE page_id = %s", (page_id,))
-            await conn.execute("DELETE FROM archon_code_examples WHERE page_id = %s", (page_id,))
-            chunk_ids = await self._insert_chunks(conn, source_id, page_id, page)
-            await _copy_vectors(conn, "archon_chunk_embeddings", "chunk_id", model, source_id, chunk_ids,
-                                chunk_vectors)
-            code_ids = await self._insert_code_examples(conn, source_id, page_id, page)
-            await _copy_vectors(conn, "archon_code_embeddings", "code_example_id", model, source_id, code_ids,
-                                code_vectors)
+        row = await (await conn.execute(
+            """
+            INSERT INTO archon_pages (source_id, url, title, markdown, content_hash, etag, last_modified,
+                                      word_count, section_order, metadata, indexed_at)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())
+            ON CONFLICT (source_id, url) DO UPDATE SET
+                title = EXCLUDED.title, markdown = EXCLUDED.markdown, content_hash = EXCLUDED.content_hash,
+                etag = EXCLUDED.etag, last_modified = EXCLUDED.last_modified, word_count = EXCLUDED.word_count,
+                section_order = EXCLUDED.section_order, metadata = EXCLUDED.metadata, indexed_at = now()
+            RETURNING id
+            """,
+            (source_id, page.url, page.title, page.markdown, page.content_hash, page.etag, page.last_modified,
+             page.word_count, page.section_order, json.dumps(page.metadata)),
+        )).fetchone()
+        assert row is not None
+        page_id = int(row["id"])
+        await conn.execute("DELETE FROM archon_chunks WHERE page_id = %s", (page_id,))
+        await conn.execute("DELETE FROM archon_code_examples WHERE page_id = %s", (page_id,))
+        chunk_ids = await self._insert_chunks(conn, source_id, page_id, page)
+        await _copy_vectors(conn, "archon_chunk_embeddings", "chunk_id", model, source_id, chunk_ids,
+                            chunk_vectors)
+        code_ids = await self._insert_code_examples(conn, source_id, page_id, page)
+        await _copy_vectors(conn, "archon_code_embeddings", "code_example_id", model, source_id, code_ids,
+                            code_vectors)
         return page_id
 
     async def _insert_chunks(self, conn: Connection, source_id: str, page_id: int, page: PageInput) -> list[int]:

@@ -32,6 +32,19 @@ _CLAIM_PENDING = _CLAIM.format(condition="status = 'pending'")
 _CLAIM_EXPIRED = _CLAIM.format(condition="status = 'claimed' AND claimed_at < now() - make_interval(secs => %(lease)s)")
 
 
+# The source's pages a crawl did not see again (gone, or 404/410), minus the page ids in %(keep)s
+# (a refresh's swap keeps the pages it has just written, redirected ones included).
+DELETE_VANISHED_PAGES = """
+DELETE FROM archon_pages p
+WHERE p.source_id = %(source)s AND NOT (p.id = ANY(%(keep)s::bigint[])) AND NOT EXISTS (
+    SELECT 1 FROM archon_crawl_urls u
+    WHERE u.job_id = %(job)s AND (u.page_id = p.id OR u.url = split_part(p.url, '#', 1))
+      AND (u.status IN ('done', 'claimed', 'pending')
+           OR (u.status = 'failed' AND u.error NOT LIKE 'HTTP 404%%' AND u.error NOT LIKE 'HTTP 410%%')))
+RETURNING p.url
+"""
+
+
 class FrontierRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -207,17 +220,8 @@ class FrontierRepository:
         Pages whose fetch failed for a transient reason (timeout, 5xx) are kept.
         """
         async with self.db.transaction() as conn:
-            rows = await (await conn.execute(
-                """
-                DELETE FROM archon_pages p
-                WHERE p.source_id = %(source)s AND NOT EXISTS (
-                    SELECT 1 FROM archon_crawl_urls u
-                    WHERE u.job_id = %(job)s AND (u.page_id = p.id OR u.url = split_part(p.url, '#', 1))
-                      AND (u.status IN ('done', 'claimed', 'pending')
-                           OR (u.status = 'failed' AND u.error NOT LIKE 'HTTP 404%%'
-                               AND u.error NOT LIKE 'HTTP 410%%')))
-                RETURNING p.url
-                """, {"source": source_id, "job": job_id})).fetchall()
+            rows = await (await conn.execute(DELETE_VANISHED_PAGES, {"source": source_id, "job": job_id,
+                                                                     "keep": []})).fetchall()
         return [str(r["url"]) for r in rows]
 
     async def job_rows(self, job_id: str) -> list[dict[str, Any]]:

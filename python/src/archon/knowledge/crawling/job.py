@@ -25,6 +25,7 @@ from archon.knowledge.crawling.ssrf import BlockedURL, EgressPolicy
 from archon.knowledge.crawling.urls import Scope, canonicalize, dedupe, host_of, resolve_link
 from archon.knowledge.crawling.walk import ACTIVE, HELPER_TASK, FrontierWalk, crawling_here
 from archon.knowledge.repository import KnowledgeRepository
+from archon.knowledge.staging import StagingRepository
 from archon.settings.crawl_options import CrawlTuning
 
 if TYPE_CHECKING:
@@ -65,6 +66,11 @@ class CrawlJob(FrontierWalk):
                                     extra_hosts=[_www_variant(host_of(self.seed))])
         self.follow_links = False
         self._fingerprints: dict[str, dict[str, Any]] = {}
+        self.staging = StagingRepository(runtime.db)
+        # Run versioning (R6): a crawl of a source that already has pages stages its changed pages and swaps
+        # them in when it completes, so search sees the previous run until then. Decided once per job (kept
+        # in its progress as `staged`): a first crawl shows its pages as they arrive.
+        self.staged = False
 
     # --- the job ----------------------------------------------------------------------
     async def run(self) -> dict[str, Any]:
@@ -105,7 +111,12 @@ class CrawlJob(FrontierWalk):
         self._fingerprints = await KnowledgeRepository(self.runtime.db).page_fingerprints(self.source_id)
         self.strategy = str(job.progress.get("strategy", "recursive"))
         self.follow_links = bool(job.progress.get("followLinks", False))
+        self._set_staged(bool(job.progress.get("staged", False)))
         log.info("crawl %s: %s joined", self.job_id[:8], self.worker)
+
+    def _set_staged(self, staged: bool) -> None:
+        self.staged = staged
+        self.pipeline.stage_for = self.job_id if staged else None
 
     async def _prepare(self, fetcher: Fetcher, robots: RobotsCache) -> None:
         job = await JobService(self.runtime.db).get(self.job_id)
@@ -113,11 +124,15 @@ class CrawlJob(FrontierWalk):
         if not await self.frontier.is_empty(self.job_id):
             self.strategy = str(job.progress.get("strategy", "recursive"))
             self.follow_links = bool(job.progress.get("followLinks", False))
+            self._set_staged(bool(job.progress.get("staged", False)))  # its staged pages are still there
             released = await self.frontier.release_claims(self.job_id)
             self.counters.chunks = await self.frontier.chunks_stored(self.job_id)
             await self.note(f"resuming ({released} interrupted page(s) will be fetched again)")
             return
-        await self.reporter.update(status="discovering", percentage=1, current_url=self.request.url)
+        await self.staging.discard_finished(self.source_id)  # leftovers of a refresh whose cleanup never ran
+        self._set_staged(bool(self._fingerprints))
+        await self.reporter.update(status="discovering", percentage=1, current_url=self.request.url,
+                                   staged=self.staged)
         discoverer = Discoverer(fetcher, robots, self._note_later, respect_robots=self.respect_robots)
         try:
             found = await discoverer.discover(self.seed, self.request.crawl_type)
@@ -184,9 +199,9 @@ class CrawlJob(FrontierWalk):
         if final != url and not self.scope.allows(final) and url != self.seed:
             await self.frontier.finish(self.job_id, url, "skipped", error=f"redirected out of scope to {final}")
             return
-        page_id = await self._store(url, result, depth, robots)
-        await self.frontier.finish(self.job_id, url, "done" if page_id else "skipped", page_id=page_id,
-                                   error=None if page_id else "no content")
+        stored_any, page_id = await self._store(url, result, depth, robots)
+        await self.frontier.finish(self.job_id, url, "done" if stored_any else "skipped", page_id=page_id,
+                                   error=None if stored_any else "no content")
 
     @staticmethod
     async def _fetch(fetcher: Fetcher, url: str, stored: dict[str, Any] | None) -> FetchResult:
@@ -203,17 +218,19 @@ class CrawlJob(FrontierWalk):
             return await fetcher.get(parts._replace(path=path + "/").geturl(), etag=etag,
                                      last_modified=last_modified)
 
-    async def _store(self, url: str, result: FetchResult, depth: int, robots: RobotsCache) -> int | None:
+    async def _store(self, url: str, result: FetchResult, depth: int,
+                     robots: RobotsCache) -> tuple[bool, int | None]:
+        """(stored anything, the live page id) for a fetched URL; a staged new page has no live id yet."""
         if is_llms_full(url) and not result.is_html:
             return await self._store_sections(url, result)
         made = await self.maker.make(url, result)
         if made is None:
-            return None
+            return False, None
         if self.follow_links and depth < self.request.max_depth and made.links:
             links = [link for href in made.links if (link := resolve_link(result.final_url, href))]
             await self._enqueue(links, depth + 1, robots)
         if not made.markdown.strip():
-            return None
+            return False, None
         await self.reporter.raise_if_cancelled()  # nothing is written once a stop was requested
         indexed = await self.pipeline.index_pooled(
             self.source_id, url=canonicalize(result.final_url), markdown=made.markdown, title=made.title,
@@ -221,9 +238,9 @@ class CrawlJob(FrontierWalk):
             extract_code=self.request.extract_code_examples, metadata={"depth": depth, "rendered": made.rendered},
             skip_if_unchanged=self._stored_before(canonicalize(result.final_url)))
         self._count(indexed.chunk_count, indexed.code_example_count, indexed.unchanged)
-        return indexed.page_id
+        return True, indexed.page_id
 
-    async def _store_sections(self, url: str, result: FetchResult) -> int | None:
+    async def _store_sections(self, url: str, result: FetchResult) -> tuple[bool, int | None]:
         sections = split_sections(result.text, url)
         first: int | None = None
         for section in sections:
@@ -235,11 +252,15 @@ class CrawlJob(FrontierWalk):
                 metadata={"section": section.title}, skip_if_unchanged=self._stored_before(section.url))
             self._count(indexed.chunk_count, indexed.code_example_count, indexed.unchanged)
             first = first or indexed.page_id
-        removed = await self.frontier.delete_stale_sections(self.source_id, url, [s.url for s in sections])
+        keep = [s.url for s in sections]
+        if self.staged:
+            removed = await self.staging.stage_stale_sections(self.job_id, self.source_id, url, keep)
+        else:
+            removed = await self.frontier.delete_stale_sections(self.source_id, url, keep)
         if removed:
             self._note_later(f"{removed} section(s) no longer in {url} deleted")
         self._note_later(f"{url}: {len(sections)} section(s)")
-        return first
+        return bool(sections), first
 
     def _stored_before(self, url: str) -> bool:
         # The unchanged check reads the source's fingerprints: only worth it for pages stored before.
@@ -257,7 +278,10 @@ class CrawlJob(FrontierWalk):
             rows = [r for r in await self.frontier.job_rows(self.job_id) if r["error"]]
             reason = f"{rows[0]['url']}: {rows[0]['error']}" if rows else "no page had any content"
             raise CrawlFailed(f"no page could be crawled ({reason})")
-        deleted = await self.frontier.delete_vanished_pages(self.source_id, self.job_id)
+        if self.staged:
+            deleted = await self._swap()
+        else:
+            deleted = await self.frontier.delete_vanished_pages(self.source_id, self.job_id)
         if deleted:
             await self.note(f"{len(deleted)} page(s) no longer on the site deleted")
         total = counts["total"] - counts.get("skipped", 0)
@@ -269,6 +293,21 @@ class CrawlJob(FrontierWalk):
         return {"totalPages": total, "processedPages": total, "chunksStored": chunks,
                 "pagesFailed": counts.get("failed", 0), "pagesSkipped": counts.get("skipped", 0),
                 "pagesUnchanged": self.counters.unchanged, "pagesDeleted": len(deleted), "currentUrl": ""}
+
+    async def _swap(self) -> list[str]:
+        """Make the refresh visible: staged pages go live and vanished pages go, in one transaction."""
+        # Asked of the database, not the reporter's half-second cache: a stop acknowledged before the swap
+        # always leaves the previous run.
+        if await JobService(self.runtime.db).is_cancel_requested(self.job_id):
+            raise JobCancelled("the job was cancelled")
+        swapped = await self.staging.swap(self.job_id, self.source_id)
+        await self.note(f"{len(swapped.written)} changed or new page(s) made visible")
+        from archon.settings.active import backfill_page
+
+        for model in swapped.models:  # the active model changed during the refresh: add its vectors
+            for page_id in swapped.written:
+                await backfill_page(self.runtime, page_id, model)
+        return swapped.deleted
 
 
 __all__ = ["HELPER_TASK", "CrawlFailed", "CrawlJob", "JobCancelled", "crawling_here"]

@@ -17,6 +17,7 @@ from archon.knowledge.crawling.schemas import CrawlRequest, CrawlStarted
 from archon.knowledge.crawling.ssrf import BlockedURL, EgressPolicy
 from archon.knowledge.crawling.urls import canonicalize
 from archon.knowledge.service import KnowledgeService, source_id_for_url
+from archon.knowledge.staging import StagingRepository
 from archon.settings.crawl_options import crawl_tuning
 
 if TYPE_CHECKING:
@@ -130,6 +131,10 @@ class CrawlService:
             return final
 
         await run_job(self.runtime, job_id, body)
+        ended = await self.jobs.find(job_id)
+        if ended is not None and ended.finished and ended.status != "completed":
+            # A failed or cancelled refresh leaves the source on its previous run: drop what it staged.
+            await StagingRepository(self.runtime.db).discard(job_id)
 
     async def join(self, job_id: str) -> None:
         """Help run crawl `job_id` (queued by the crawl itself): fetch frontier pages until none are left.

@@ -22,6 +22,7 @@ from archon.knowledge.ingest.enrichment import Enricher, enricher_for
 from archon.knowledge.models import ChunkInput, CodeExampleInput, EmbeddingModel, PageInput
 from archon.knowledge.repository import KnowledgeRepository
 from archon.knowledge.sources_repository import SourcesRepository
+from archon.knowledge.staging import StagingRepository
 
 if TYPE_CHECKING:
     from archon.runtime import Runtime
@@ -58,10 +59,11 @@ class PipelineOptions:
 
 @dataclass(frozen=True)
 class IndexResult:
-    page_id: int
+    page_id: int | None  # None only for a staged page that is new to the source (no live page yet)
     chunk_count: int
     code_example_count: int
     unchanged: bool = False
+    staged: bool = False  # written to a refresh's stage, not (yet) to the live tables
 
 
 def content_hash(markdown: str) -> str:
@@ -99,6 +101,8 @@ class PagePipeline:
         self._batcher = EmbedBatcher(self.embedder, max_texts=EMBED_BATCH)
         self.enricher: Enricher | None = None  # LLM contexts/summaries, set with the options from the settings
         self._options_lock = asyncio.Lock()
+        # A refresh's job id: changed pages go to its stage (knowledge/staging.py), swapped in when it completes.
+        self.stage_for: str | None = None
 
     def prepare(self, *, url: str, markdown: str, title: str = "", etag: str | None = None,
                 last_modified: str | None = None, extract_code: bool = True, section_order: int | None = None,
@@ -198,6 +202,10 @@ class PagePipeline:
         chunk_vectors, code_vectors = await self.embed_page(page, progress=progress)
         first = (chunk_vectors or code_vectors or [[]])[0]
         model = await self.model(len(first) or None)
+        if self.stage_for is not None:
+            live_id = await StagingRepository(self.runtime.db).stage_page(
+                self.stage_for, source_id, page, model=model, chunk_vectors=chunk_vectors, code_vectors=code_vectors)
+            return IndexResult(live_id, len(page.chunks), len(page.code_examples), staged=True)
         try:
             page_id = await self.repository.replace_page(source_id, page, model=model,
                                                          chunk_vectors=chunk_vectors, code_vectors=code_vectors)

@@ -13,11 +13,14 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from mcp.server import MCPServer
 
 from archon.db import migrations
 from archon.db.embedded import EmbeddedPostgres
 from archon.db.pool import Database, DatabaseUnavailable, failing_fast
+from archon.mcp_server.toolkit import ToolRegistry
 from archon.observability.health import refuses_connections
+from archon.runtime import RuntimeHolder
 from tests.conftest import database_down, make_settings
 from tests.observability.test_probes import app_client
 
@@ -140,3 +143,29 @@ def test_only_refused_connections_count_as_down() -> None:
         sqlstate = "53300"
 
     assert not refuses_connections(TooManyClients("sorry, too many clients already"))
+
+
+async def test_mcp_tool_calls_fail_fast_too(database_url: str) -> None:
+    db = Database(database_url, min_size=1, max_size=1, timeout=5)
+    await db.open()
+    registry = ToolRegistry(RuntimeHolder())
+
+    @registry.tool(family="knowledge", title="Lister", read_only=True)
+    async def lister() -> dict[str, int]:
+        """Reads the database."""
+        async with db.connection() as conn:
+            await conn.execute("SELECT 1")
+        return {"ok": 1}
+
+    server = MCPServer(name="t")
+    registry.install(server, "all")
+    try:
+        assert not (await server.call_tool("lister", {})).is_error
+        async with db.connection():  # the only connection is busy, and then the outage is noticed
+            db.mark_down("test outage")
+            started = time.monotonic()
+            result = await server.call_tool("lister", {})
+            assert result.is_error and result.content[0].text.startswith("unavailable:"), result
+            assert time.monotonic() - started < 0.5
+    finally:
+        await db.close()

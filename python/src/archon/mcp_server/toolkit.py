@@ -20,6 +20,7 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from psycopg_pool import PoolTimeout
 
+from archon.db.pool import failing_fast
 from archon.errors import ArchonError, Invalid
 from archon.mcp_server.logs import McpLog
 from archon.runtime import Runtime, RuntimeHolder
@@ -76,7 +77,8 @@ def _guard(fn: F) -> F:
     @functools.wraps(fn)
     async def guarded(*args: Any, **kwargs: Any) -> Any:
         try:
-            return await fn(*args, **kwargs)
+            with failing_fast():  # while the database is known down: "unavailable" at once, not after 10 s
+                return await fn(*args, **kwargs)
         except ArchonError as exc:
             return error_result(exc.error, exc.message)
         except (PoolTimeout, psycopg.OperationalError, psycopg.InterfaceError):

@@ -141,6 +141,8 @@ async def finish(victim: Victim, job_id: str, jobs: JobService, kills: int, prog
         status = await victim.final_status(job_id)
     job = await jobs.get(job_id)
     assert job.status == status, (job.status, status)
+    # The same job went on after every kill (picked up again by the restarted process, not started anew).
+    assert job.attempts >= 1 + done, (job.attempts, done)
     return job
 
 

@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import signal
 import ssl
 import statistics
@@ -166,6 +167,7 @@ async def _run(server: Server, site: Site, stats: Counter[str], latencies: dict[
             session = await session_cm.__aenter__() if session_cm else None
             try:
                 await start()
+                await asyncio.sleep(rng.uniform(0, 0.3))  # users arrive spread like their think time, not in one burst
                 while time.monotonic() < deadline:
                     roll = rng.random()
                     started = time.monotonic()
@@ -212,6 +214,15 @@ async def _run(server: Server, site: Site, stats: Counter[str], latencies: dict[
                          probe("readyz", 0.25), *(user(n) for n in range(USERS)))
 
 
+def _server_stalls(log: Path) -> dict[str, list[float]]:
+    """Seconds of each stall the served process's watchdog logged, by kind."""
+    found: dict[str, list[float]] = {"event_loop": [], "whole_process": []}
+    for match in re.finditer(r"loopwatch: (the event loop|the whole process).*? blocked for ([0-9.]+) s",
+                             log.read_text(errors="replace")):
+        found["event_loop" if match[1] == "the event loop" else "whole_process"].append(float(match[2]))
+    return found
+
+
 def _report(tmp_path: Path, stats: Counter[str], latencies: dict[str, list[float]], max_at: dict[str, float],
             errors: list[str], rss: list[tuple[float, float]]) -> None:
     probes = ("health", "livez", "readyz")
@@ -230,6 +241,8 @@ def _report(tmp_path: Path, stats: Counter[str], latencies: dict[str, list[float
                                     "max": round(max(values) * 1000), "max_at_s": max_at.get(kind)}
                              for kind, values in latencies.items() if values},
               "load_average": [round(x, 2) for x in os.getloadavg()],
+              # The server's watchdog (ARCHON_LOOP_STALL_WARN=0.5): its event loop, or the whole process, stalled.
+              "server_stalls": _server_stalls(tmp_path / "serve.log"),
               "rss_start_mb": round(rss[0][1]), "rss_end_mb": round(rss[-1][1]),
               "rss_growth_second_half": round(growth, 3), "statuses": dict(stats), "errors": errors[:5]}
     print("\nload:", json.dumps(report))

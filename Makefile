@@ -60,7 +60,7 @@ test: install install-mcp-inspector test-python test-ui ## Install what is missi
 test-python:
 	cd python && .venv/bin/pytest -q
 
-test-reliability: install-python ## Long security/reliability runs: kill -9 chaos, DB outage, 60 s embedding outage, load, full schemathesis (~15 min)
+test-reliability: install-python ## Long security/reliability runs: kill -9 chaos, DB outage, 60 s embedding outage, load, full schemathesis (~20 min)
 	cd python && ARCHON_RELIABILITY=1 ARCHON_EMBED_OUTAGE_SECONDS=60 .venv/bin/pytest -q tests/reliability tests/jobs/test_embedding_faults.py
 
 FUZZ_SECONDS ?= 60

@@ -119,7 +119,7 @@ class JobQueue:
                             str(exc)[:200], delay)
             finally:
                 liveness.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
                     await liveness
             self.worker_state = "restarting"
             if time.monotonic() - started > HEALTHY_RUN_SECONDS:

@@ -105,15 +105,20 @@ class WorkerLiveness:
         """Loop until cancelled; `worker_id()` is the worker's id once it registered (None before)."""
         try:
             while True:
+                pause = SWEEP_SECONDS
                 try:
                     await self._hold(worker_id())
                     await recover_dead_workers(self.app)
+                    if self._conn is None:
+                        pause = 0.2  # the worker registers right after it starts: take its lock soon
                 except (psycopg.Error, exceptions.ConnectorException, OSError) as exc:
                     # The database is away: the worker's own supervision handles that; try again later.
                     log.info("worker liveness check failed: %s: %s", type(exc).__name__, str(exc)[:200])
                     await self._release()
-                # Until the lock is held, look again soon: the worker registers right after it starts.
-                await asyncio.sleep(SWEEP_SECONDS if self._conn is not None else 0.2)
+                except Exception:  # never let a bug here stop the worker it watches
+                    log.exception("worker liveness check failed")
+                    await self._release()
+                await asyncio.sleep(pause)
         finally:
             await self._release()
 

@@ -94,11 +94,15 @@ def summary_rows(r: dict[str, dict[str, Any] | None]) -> list[Row]:
         rows.append((f"Hybrid search p95, REST, {search['chunks']:,} chunks, new queries", "≤ 50 ms",
                      conditions(search),
                      (f"{rest['hybrid_new_queries']['p95']:,.0f} ms ({rest['hybrid_repeated_queries']['p95']:,.0f} ms "
-                     "cached vector)"), "bench/search, [Speed](#speed-benchsearch)"))
+                     f"cached vector; queries embedded by {search.get('query_path', 'sentence-transformers')})"),
+                     "bench/search, [Speed](#speed-benchsearch)"))
         conc = rest.get("throughput_50_clients_repeated")
         if conc:
+            cpu = conc.get("cpu_ms_per_query")
+            split = (f" (CPU per query: server {cpu['server']}, Postgres {cpu['postgres']}, "
+                     f"load client {cpu['client']} ms)") if cpu else ""
             rows.append(("Search throughput, 50 clients", "≥ 150 q/s, 0 errors", conditions(search),
-                         f"{conc['qps']} q/s, {conc['errors']} errors", "bench/search"))
+                         f"{conc['qps']} q/s, {conc['errors']} errors{split}", "bench/search"))
     else:
         rows.append(missing("Hybrid search p95, REST, new queries", "≤ 50 ms", "bench/search"))
     big = r["search_1m"]

@@ -109,7 +109,37 @@ async def rerank_overhead(service: SearchService, queries: list[str]) -> dict[st
     return {"hybrid_no_rerank": pct(plain), "hybrid_http_rerank_stub": pct(reranked)}
 
 
-async def rest(base: str, queries: list[str], seconds: float) -> dict[str, Any]:
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids(pgdata: Path) -> list[int]:
+    """The bench database's postmaster and its backends (not other Postgres servers on the machine)."""
+    parents: dict[int, int] = {}
+    masters = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):  # exited meanwhile
+            continue
+        if f"-D {pgdata}" in cmdline:
+            masters.append(int(proc.name))
+    return masters + [pid for pid, ppid in parents.items() if ppid in masters]
+
+
+async def rest(base: str, queries: list[str], seconds: float, server_pid: int = 0,
+               pgdata: Path | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     limits = httpx.Limits(max_connections=60, max_keepalive_connections=60)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
@@ -142,10 +172,21 @@ async def rest(base: str, queries: list[str], seconds: float) -> dict[str, Any]:
                         errors += 1
                     i += 1
 
+            # CPU per query of each party: what bounds throughput on 2 shared cores.
+            # Backends the pool opens during the run are counted whole (they did not exist before it).
+            def parties() -> dict[str, list[int]]:
+                return {"server": [server_pid] if server_pid else [], "client": [os.getpid()],
+                        "postgres": postgres_pids(pgdata) if pgdata else []}
+
+            before = {k: {pid: cpu_seconds([pid]) for pid in v} for k, v in parties().items()}
             t = time.perf_counter()
             await asyncio.gather(*(worker(w) for w in range(50)))
             elapsed = time.perf_counter() - t
-            return {"qps": round(len(latencies) / elapsed, 1), "errors": errors, **pct(latencies)}
+            n = max(1, len(latencies))
+            cpu = {k: round(sum(cpu_seconds([pid]) - before[k].get(pid, 0.0) for pid in v) * 1000 / n, 2)
+                   for k, v in parties().items()}
+            return {"qps": round(len(latencies) / elapsed, 1), "errors": errors, **pct(latencies),
+                    "cpu_ms_per_query": cpu, "load_avg": os.getloadavg()}
 
         out["throughput_50_clients_repeated"] = await load(lambda w, i: queries[(w * 7 + i) % len(queries)])
         out["throughput_50_clients_new"] = await load(lambda w, i: f"{queries[(w + i) % len(queries)]} #{w}-{i}")
@@ -210,7 +251,8 @@ async def main() -> None:
         try:
             base = f"http://127.0.0.1:{port}"
             report["server_query_path"] = await wait_for_server(base)
-            report["rest_ms"] = await rest(base, queries, args.seconds)
+            report["rest_ms"] = await rest(base, queries, args.seconds, server.pid,
+                                           Path(runtime.settings.data_dir / "postgres").resolve())
         finally:
             server.terminate()
             server.wait(30)

@@ -179,9 +179,15 @@ def _optimize(source: Path, target: Path, config: Any) -> None:
         return
     from onnxruntime.transformers import optimizer
 
-    optimized = optimizer.optimize_model(str(source), model_type="bert", num_heads=config.num_attention_heads,
-                                         hidden_size=config.hidden_size, opt_level=1, use_gpu=False)
-    optimized.save_model_to_file(str(target))
+    # Its modules log each fusion at INFO under top-level names ("fusion_base", ...): ~40 lines, once.
+    previous = logging.root.manager.disable
+    logging.disable(logging.INFO)
+    try:
+        optimized = optimizer.optimize_model(str(source), model_type="bert", num_heads=config.num_attention_heads,
+                                             hidden_size=config.hidden_size, opt_level=1, use_gpu=False)
+        optimized.save_model_to_file(str(target))
+    finally:
+        logging.disable(previous)
 
 
 def _mean_pooled(model: Any) -> Any:

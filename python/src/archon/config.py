@@ -115,8 +115,6 @@ class Settings(BaseSettings):
     embedding_base_url: str | None = Field(None, validation_alias=_env("EMBEDDING_BASE_URL"))
     # Local model only: embed queries with an ONNX export of the same model (same vectors, ~2.5x faster).
     embedding_onnx: bool = Field(True, validation_alias=_env("ARCHON_EMBEDDING_ONNX"))
-    # Local model only: embed queries with an ONNX export of the same model (same vectors, ~2.5x faster).
-    embedding_onnx: bool = Field(True, validation_alias=_env("ARCHON_EMBEDDING_ONNX"))
     openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
 
     # --- search ------------------------------------------------------------------

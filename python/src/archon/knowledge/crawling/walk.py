@@ -177,13 +177,21 @@ class FrontierWalk:
             await self.reporter.raise_if_cancelled()
             if not await self._still_running():
                 return
-            claimed = await self.frontier.claim(self.job_id, self.worker)
+            # A claim in progress counts as busy: otherwise the fetchers that lose the race for the
+            # first page see nobody busy and quit while the winner has not yet counted itself, and
+            # the whole crawl runs on one fetcher (seen on a loaded machine).
+            self._busy += 1
+            try:
+                claimed = await self.frontier.claim(self.job_id, self.worker)
+            except BaseException:
+                self._busy -= 1
+                raise
             if claimed is None:
+                self._busy -= 1
                 if self._busy == 0:
                     return
                 await self._wait_for_links()  # another fetcher may still add links
                 continue
-            self._busy += 1
             try:
                 await self._process(fetcher, robots, *claimed)
             finally:

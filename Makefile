@@ -58,7 +58,7 @@ run: install ## Start Archon: API :8080, MCP :8051, dashboard :3737, embedded Po
 test: install install-mcp-inspector test-python test-ui ## Install what is missing and run the whole suite
 
 test-python:
-	cd python && .venv/bin/pytest -q
+	cd python && .venv/bin/pytest -q --durations=15
 
 test-reliability: install-python ## Long security/reliability runs: kill -9 chaos, DB outage, 60 s embedding outage, load, full schemathesis (~20 min)
 	cd python && ARCHON_RELIABILITY=1 ARCHON_EMBED_OUTAGE_SECONDS=60 .venv/bin/pytest -q tests/reliability tests/jobs/test_embedding_faults.py

@@ -160,6 +160,7 @@ async def rest(base: str, queries: list[str], seconds: float, server_pid: int = 
         async def load(make_query: Any) -> dict[str, Any]:
             latencies: list[float] = []
             errors = 0
+            error_kinds: dict[str, int] = {}  # what failed: a status code or the exception's type
             stop = time.perf_counter() + seconds
 
             async def worker(w: int) -> None:
@@ -168,8 +169,11 @@ async def rest(base: str, queries: list[str], seconds: float, server_pid: int = 
                 while time.perf_counter() < stop:
                     try:
                         latencies.append(await ask(make_query(w, i)))
-                    except (httpx.HTTPError, OSError):
+                    except (httpx.HTTPError, OSError) as exc:
                         errors += 1
+                        status = exc.response.status_code if isinstance(exc, httpx.HTTPStatusError) else None
+                        kind = f"HTTP {status}" if status else type(exc).__name__
+                        error_kinds[kind] = error_kinds.get(kind, 0) + 1
                     i += 1
 
             # CPU per query of each party: what bounds throughput on 2 shared cores.
@@ -185,7 +189,8 @@ async def rest(base: str, queries: list[str], seconds: float, server_pid: int = 
             n = max(1, len(latencies))
             cpu = {k: round(sum(cpu_seconds([pid]) - before[k].get(pid, 0.0) for pid in v) * 1000 / n, 2)
                    for k, v in parties().items()}
-            return {"qps": round(len(latencies) / elapsed, 1), "errors": errors, **pct(latencies),
+            return {"qps": round(len(latencies) / elapsed, 1), "errors": errors, "error_kinds": error_kinds,
+                    **pct(latencies),
                     "cpu_ms_per_query": cpu, "load_avg": os.getloadavg()}
 
         out["throughput_50_clients_repeated"] = await load(lambda w, i: queries[(w * 7 + i) % len(queries)])

@@ -93,7 +93,7 @@ def summary_rows(r: dict[str, dict[str, Any] | None]) -> list[Row]:
         rest = search["rest_ms"]
         rows.append((f"Hybrid search p95, REST, {search['chunks']:,} chunks, new queries", "≤ 50 ms",
                      conditions(search),
-                     (f"{rest['hybrid_new_queries']['p95']:,.0f} ms ({rest['hybrid_repeated_queries']['p95']:,.0f} ms "
+                     (f"{rest['hybrid_new_queries']['p95']:,.1f} ms ({rest['hybrid_repeated_queries']['p95']:,.0f} ms "
                      f"cached vector; queries embedded by {search.get('query_path', 'sentence-transformers')})"),
                      "bench/search, [Speed](#speed-benchsearch)"))
         conc = rest.get("throughput_50_clients_repeated")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from archon.jobs.recovery import retry_stalled_jobs
-from archon.jobs.service import JobService
+from archon.jobs.service import JobService, JobView
 from archon.knowledge.crawling.frontier import FrontierRepository
 from archon.knowledge.crawling.schemas import CrawlRequest
 from archon.knowledge.crawling.service import CrawlService
@@ -61,6 +61,21 @@ class Worker:
                 proc.wait()
 
 
+async def resume_after_kill(runtime: Runtime, workers: Worker, job_id: str) -> JobView:
+    """Retry the killed worker's job, start a new worker, and wait until the job completed as its 2nd attempt."""
+    await asyncio.sleep(1.5)  # the dead worker's heartbeat goes stale
+    # The crawl job, plus a `crawl_helper` task the dead worker may have held (scale-out), are retried.
+    assert await retry_stalled_jobs(runtime.queue.app, seconds_since_heartbeat=1) >= 1
+    workers.start()
+    jobs = JobService(runtime.db)
+    async with asyncio.timeout(120):
+        while not (job := await jobs.get(job_id)).finished:
+            await asyncio.sleep(0.1)
+    assert job.status == "completed", job.error
+    assert job.attempts == 2 and any("resuming" in line for line in job.log)
+    return job
+
+
 @pytest.fixture
 def workers(database_url: str, tmp_path: Path, site: Site) -> Iterator[Worker]:
     worker = Worker(database_url, tmp_path / "worker-data", site)
@@ -96,16 +111,7 @@ async def test_sigkill_mid_crawl_resumes_without_refetching(runtime: Runtime, si
     assert 8 <= len(done_before) < PAGES
     assert (await JobService(runtime.db).get(started.progressId)).status == "running"
 
-    await asyncio.sleep(1.5)  # the dead worker's heartbeat goes stale
-    # The crawl job, plus a `crawl_helper` task the dead worker may have held (scale-out), are retried.
-    assert await retry_stalled_jobs(runtime.queue.app, seconds_since_heartbeat=1) >= 1
-    workers.start()
-    jobs = JobService(runtime.db)
-    async with asyncio.timeout(120):
-        while not (job := await jobs.get(started.progressId)).finished:
-            await asyncio.sleep(0.1)
-    assert job.status == "completed", job.error
-    assert job.attempts == 2 and any("resuming" in line for line in job.log)
+    await resume_after_kill(runtime, workers, started.progressId)
 
     resumed = [(c["url"], c["chunk_index"], c["content"]) for c in await source_chunks(runtime, started.sourceId)]
     assert resumed == reference  # same chunk set, no duplicates (ordered by url, chunk_index)

@@ -9,7 +9,6 @@ import signal
 import time
 from collections.abc import Callable
 
-from archon.jobs.recovery import retry_stalled_jobs
 from archon.jobs.service import JobService
 from archon.knowledge.crawling.frontier import FrontierRepository
 from archon.knowledge.crawling.service import CrawlService
@@ -17,7 +16,7 @@ from archon.knowledge.staging import StagingRepository
 from archon.runtime import Runtime
 from tests.knowledge.crawling.conftest import run_crawl, source_chunks
 from tests.knowledge.crawling.site import Response, Site, html_page, prose, sitemap
-from tests.knowledge.crawling.test_crash_resume import Worker, workers  # noqa: F401 - the fixture
+from tests.knowledge.crawling.test_crash_resume import Worker, resume_after_kill, workers  # noqa: F401 - the fixture
 from tests.knowledge.crawling.test_run_versioning import orphans
 
 PAGES = 20
@@ -88,15 +87,7 @@ async def test_a_killed_refresh_resumes_from_its_staged_pages(runtime: Runtime, 
     assert staged_before >= 2 and len(done_before) < PAGES
     assert await source_chunks(runtime, source_id) == previous  # the killed refresh is invisible
 
-    await asyncio.sleep(1.5)  # the dead worker's heartbeat goes stale
-    assert await retry_stalled_jobs(runtime.queue.app, seconds_since_heartbeat=1) >= 1
-    workers.start()
-    jobs = JobService(runtime.db)
-    async with asyncio.timeout(120):
-        while not (job := await jobs.get(started.progressId)).finished:
-            await asyncio.sleep(0.1)
-    assert job.status == "completed", job.error
-    assert job.attempts == 2 and any("resuming" in line for line in job.log)
+    await resume_after_kill(runtime, workers, started.progressId)
 
     resumed = [(c["url"], c["chunk_index"], c["content"]) for c in await source_chunks(runtime, source_id)]
     assert resumed == reference  # same pages and chunks, 0 duplicates

@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from archon import __version__
 from archon.api.auth import BearerAuthMiddleware, api_paths, rest_is_write
 from archon.api.errors import ERROR_RESPONSES, FailFastOnDatabaseOutage, install_error_handlers
+from archon.api.origin import WebSocketOriginMiddleware
 from archon.api.ratelimit import RateLimitMiddleware, rest_rules
 from archon.api.warmup import warm_up_routes
 from archon.config import Settings
@@ -103,6 +104,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.add_middleware(BearerAuthMiddleware, api_key=settings.api_key.get_secret_value(), protects=api_paths,
                            readonly_keys=[k.get_secret_value() for k in settings.readonly_api_keys],
                            is_write=rest_is_write)
+    # Every WebSocket route: browsers skip CORS on handshakes, so foreign pages are refused here.
+    app.add_middleware(WebSocketOriginMiddleware, allowed_origins=settings.cors_origins)
     if settings.enable_cors:
         app.add_middleware(
             CORSMiddleware,

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 from uuid import UUID
 
 from fastapi import APIRouter, Query, WebSocket
@@ -89,23 +88,9 @@ async def unlink_source(project_id: UUID, source_id: str, service: ProjectServic
     return await service.unlink_source(project_id, source_id)
 
 
-def _origin_allowed(websocket: WebSocket) -> bool:
-    """Browsers skip CORS for WebSockets: refuse pages from origins the API would not serve."""
-    origin = websocket.headers.get("origin")
-    if origin is None:
-        return True  # not a browser
-    settings = websocket.app.state.settings
-    if origin in settings.cors_origins:
-        return True
-    return urlsplit(origin).netloc == websocket.headers.get("host")
-
-
 @router.websocket("/projects/{project_id}/stream")
 async def project_stream(websocket: WebSocket, project_id: str) -> None:
     """Every task, document and project change of the project as `{type, data}` JSON messages."""
-    if not _origin_allowed(websocket):
-        await websocket.close(code=1008, reason="origin not allowed")
-        return
     runtime = websocket.app.state.runtime
     events: ProjectEvents = websocket.app.state.project_events
     await websocket.accept()

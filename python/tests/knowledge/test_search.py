@@ -171,7 +171,7 @@ async def test_hnsw_index_is_used_and_exact_scan_is_not(runtime: Runtime) -> Non
     from pgvector import Vector
 
     params = {"qv": Vector(vector), "q": "asyncio", "idents": "", "sources": None, "nvec": 10, "nkw": 10,
-              "common": 0.05}
+              "common_terms": [], "common_idents": []}
     plans = {}
     for exact in (False, True):
         statement = search_sql.search_statement(model, target="chunks", use_vector=True, use_keyword=True,

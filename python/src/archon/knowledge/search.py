@@ -45,11 +45,15 @@ log = logging.getLogger(__name__)
 QUERY_EMBEDDINGS = QueryEmbeddings()
 _MODEL_TTL = 1.0  # seconds an active-model lookup is reused; a switch is picked up within this delay
 _active_models: dict[str, tuple[float, EmbeddingModel | None]] = {}
+# Common lexemes change only when ANALYZE runs (autovacuum, after many writes): a minute-old list is as good.
+_COMMON_TTL = 60.0
+_common_terms: dict[tuple[str, str, str, float], tuple[float, str]] = {}
 
 
 def forget_active_model() -> None:
-    """Drop cached active-model lookups (after a model switch, in tests)."""
+    """Drop cached active-model lookups and common-term lists (after a model switch, in tests)."""
     _active_models.clear()
+    _common_terms.clear()
 
 
 def _validate(query: str, match_count: int, search_mode: str, return_mode: str) -> str:
@@ -162,6 +166,25 @@ class SearchService:
         _active_models[key] = (now, model)
         return model
 
+    async def common_terms(self, table: str, column: str) -> str:
+        """Lexemes in more than `search_common_term_fraction` of `table.column`'s rows, as a text[] literal.
+
+        Cached per process, and as one preformatted string: adapting a ~1,000-item list on every search
+        would cost the Python side what the cache saves Postgres.
+        """
+        fraction = self.runtime.settings.search_common_term_fraction
+        key = (self.db.conninfo, table, column, fraction)
+        now = time.monotonic()
+        cached = _common_terms.get(key)
+        if cached is not None and now - cached[0] < _COMMON_TTL:
+            return cached[1]
+        async with self.db.connection() as conn:
+            row = await (await conn.execute(search_sql.COMMON_TERMS,
+                                            {"table": table, "column": column, "common": fraction})).fetchone()
+        terms = search_sql.text_array_literal(row["terms"] if row else [])
+        _common_terms[key] = (now, terms)
+        return terms
+
     @staticmethod
     def _same_model(embedder: Embedder, model: EmbeddingModel) -> bool:
         return (embedder.provider, embedder.model, embedder.dimensions) == (model.provider, model.model,
@@ -236,8 +259,11 @@ class SearchService:
         statement = search_sql.search_statement(
             model, target=target, use_vector=mode != "keyword", use_keyword=mode != "vector",
             filtered=sources is not None, exact=exact, with_identifiers=bool(idents))
-        params: dict[str, Any] = {"q": text, "idents": " or ".join(idents), "sources": sources,
-                                  "nvec": n, "nkw": n, "common": settings.search_common_term_fraction}
+        params: dict[str, Any] = {"q": text, "idents": " or ".join(idents), "sources": sources, "nvec": n, "nkw": n}
+        if mode != "vector":
+            term_column, ident_column = search_sql.term_columns(target)
+            params["common_terms"] = await self.common_terms(*term_column)
+            params["common_idents"] = await self.common_terms(*ident_column) if idents else "{}"
         if embedder is not None and mode != "keyword":
             params["qv"] = Vector(await QUERY_EMBEDDINGS.get(embedder, text))
         ef = max(settings.search_ef_search, n)

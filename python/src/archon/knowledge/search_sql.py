@@ -24,18 +24,27 @@ _Q = r"regexp_replace(%(q)s, '(^|\s)-+', '\1', 'g')"
 _ENGLISH_ALL = f"websearch_to_tsquery('english', {_Q})"
 # Lexemes found in more than `common` of the rows, from ANALYZE's most-common-elements statistics: they
 # say little about relevance (an IDF cut in all but name) and would make the query rank most of the table.
-_COMMON = """ARRAY(
+# Read once a minute per process (`search.py`) and passed to each search as an array: extracting them
+# from pg_stats costs ~1 ms, as much as the rest of the query-term handling.
+COMMON_TERMS = """SELECT ARRAY(
         SELECT m.e FROM pg_stats st, unnest(st.most_common_elems::text::text[], st.most_common_elem_freqs) m(e, f)
-        WHERE st.schemaname = current_schema() AND st.tablename = {table} AND st.attname = {column}
-          AND m.e IS NOT NULL AND m.f > %(common)s)"""
+        WHERE st.schemaname = current_schema() AND st.tablename = %(table)s AND st.attname = %(column)s
+          AND m.e IS NOT NULL AND m.f > %(common)s) AS terms"""
+
+
+def text_array_literal(items: list[str]) -> str:
+    """A Postgres text[] input literal: every item double-quoted, `"` and `\\` escaped."""
+    return "{" + ",".join('"' + i.replace("\\", "\\\\").replace('"', '\\"') + '"' for i in items) + "}"
+
+
 # The query's informative terms: its English lexemes that are not common, at most 8.
 _RARE_TERMS = """ARRAY(SELECT w.lexeme FROM unnest(to_tsvector('english', %(q)s)) w
-    WHERE w.lexeme <> ALL (""" + _COMMON + """) ORDER BY w.lexeme LIMIT 8)"""
+    WHERE w.lexeme <> ALL (%(common_terms)s::text[]) ORDER BY w.lexeme LIMIT 8)"""
 # Identifiers are matched with the 'simple' configuration (no stemming). One that is a single common
 # word there (`__get__` is just 'get') would match a large part of the table: it is left out.
 _SIMPLE = """(SELECT string_agg('(' || q::text || ')', ' | ')::tsquery
     FROM regexp_split_to_table(%(idents)s, ' or ') x, websearch_to_tsquery('simple', ltrim(x, '-')) q
-    WHERE numnode(q) > 1 OR (numnode(q) = 1 AND btrim(q::text, chr(39)) <> ALL (""" + _COMMON + """)))"""
+    WHERE numnode(q) > 1 OR (numnode(q) = 1 AND btrim(q::text, chr(39)) <> ALL (%(common_idents)s::text[])))"""
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,14 @@ _TABLES = {
     # code examples keep one tsvector mixing 'simple' (title, code) and 'english' (summary)
     "code": _Tables("archon_code_examples", "archon_code_embeddings", "code_example_id", "content_tsv", None),
 }
+
+
+def term_columns(target: Target) -> tuple[tuple[str, str], tuple[str, str]]:
+    """(table, column) whose common lexemes a `target` search drops: from its terms, then its identifiers."""
+    t = _TABLES[target]
+    return (t.items, t.tsv), (t.items, t.simple_tsv or t.tsv)
+
+
 # At most this many matching rows are ranked per query (in index order): a bound on the worst case
 # (ranking costs ~20-60 us a row), reached at 100k chunks only by queries whose terms are all common.
 RANK_CAP = 2000
@@ -94,9 +111,8 @@ def keyword_cte(*, target: Target, filtered: bool, with_identifiers: bool) -> sq
         match = sql.SQL("({match} OR {simple} @@ qq.identq)").format(match=match, simple=simple)
         rank = sql.SQL("{rank} + coalesce(2 * ({simple} @@ qq.identq)::int + ts_rank({simple}, qq.identq), 0)"
                        ).format(rank=rank, simple=simple)
-    identq = sql.SQL(_SIMPLE).format(table=sql.Literal(t.items), column=sql.Literal(t.simple_tsv or t.tsv)) \
-        if with_identifiers else sql.SQL("NULL::tsquery")
-    rare = sql.SQL(_RARE_TERMS).format(table=sql.Literal(t.items), column=sql.Literal(t.tsv))
+    identq = sql.SQL(_SIMPLE) if with_identifiers else sql.SQL("NULL::tsquery")
+    rare = sql.SQL(_RARE_TERMS)
     return sql.SQL(
         "qt AS MATERIALIZED (SELECT {rare} AS rare, {allq} AS allq, {identq} AS identq), "
         "qp AS MATERIALIZED (SELECT qt.*, CASE WHEN cardinality(qt.rare) = 0 THEN qt.allq ELSE "

@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     debug: bool = Field(False, validation_alias=_env("DEBUG"))
     shutdown_grace_seconds: float = Field(10.0, ge=0, le=600, validation_alias=_env("ARCHON_SHUTDOWN_GRACE"))
     loop_stall_warn_seconds: float = Field(1.0, ge=0, le=600, validation_alias=_env("ARCHON_LOOP_STALL_WARN"))
+    # Longer than the idle expiry of common clients and proxies (httpx 5 s, aiohttp 15 s, nginx and load
+    # balancers 60 s): a server that closes first races their next request into a reset connection.
+    http_keepalive_seconds: int = Field(75, ge=1, le=3600, validation_alias=_env("ARCHON_HTTP_KEEPALIVE"))
 
     @field_validator("log_level", mode="before")
     @classmethod

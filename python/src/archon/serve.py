@@ -51,7 +51,8 @@ class _Server(uvicorn.Server):
 def _config(app: object, settings: Settings, port: int, *, lifespan: str) -> uvicorn.Config:
     return uvicorn.Config(app, host=settings.host, port=port, lifespan=lifespan, log_config=None,  # type: ignore[arg-type]
                           proxy_headers=False, server_header=False, ws="websockets-sansio",
-                          timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds)))
+                          timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_seconds)),
+                          timeout_keep_alive=settings.http_keepalive_seconds)
 
 
 def run(settings: Settings) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 
@@ -33,7 +34,7 @@ class WebSocketOriginMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
-            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+            headers = Headers(scope=scope)
             if not origin_allowed(headers.get("origin"), headers.get("host"), self.allowed):
                 # Closing before accept makes the server answer the handshake with 403 Forbidden.
                 await send({"type": "websocket.close", "code": 1008, "reason": "origin not allowed"})

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Generic, TypeVar
 
 from pgvector import Vector
 
@@ -42,12 +43,36 @@ from archon.settings.service import RuntimeSettingsService
 
 log = logging.getLogger(__name__)
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class _Expiring(Generic[K, V]):
+    """Per-process cache of database lookups that may be `ttl` seconds stale."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._items: dict[K, tuple[float, V]] = {}
+
+    async def fetch(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+        """The cached value of `key`, or `await load()` when it is missing or older than `ttl`."""
+        now = time.monotonic()
+        hit = self._items.get(key)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        value = await load()
+        self._items[key] = (now, value)
+        return value
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
 QUERY_EMBEDDINGS = QueryEmbeddings()
-_MODEL_TTL = 1.0  # seconds an active-model lookup is reused; a switch is picked up within this delay
-_active_models: dict[str, tuple[float, EmbeddingModel | None]] = {}
+# An active-model lookup is reused for 1 s: a model switch is picked up within this delay.
+_active_models: _Expiring[str, EmbeddingModel | None] = _Expiring(1.0)
 # Common lexemes change only when ANALYZE runs (autovacuum, after many writes): a minute-old list is as good.
-_COMMON_TTL = 60.0
-_common_terms: dict[tuple[str, str, str, float], tuple[float, str]] = {}
+_common_terms: _Expiring[tuple[str, str, str, float], str] = _Expiring(60.0)
 
 
 def forget_active_model() -> None:
@@ -154,17 +179,13 @@ class SearchService:
 
     # --- candidates --------------------------------------------------------------
     async def active_model(self) -> EmbeddingModel | None:
-        key = self.db.conninfo
-        now = time.monotonic()
-        cached = _active_models.get(key)
-        if cached is not None and now - cached[0] < _MODEL_TTL:
-            return cached[1]
-        async with self.db.connection() as conn:
-            row = await (await conn.execute(search_sql.ACTIVE_MODEL)).fetchone()
-        model = EmbeddingModel(int(row["id"]), str(row["provider"]), str(row["model"]),
-                               int(row["dimensions"])) if row else None
-        _active_models[key] = (now, model)
-        return model
+        async def load() -> EmbeddingModel | None:
+            async with self.db.connection() as conn:
+                row = await (await conn.execute(search_sql.ACTIVE_MODEL)).fetchone()
+            return EmbeddingModel(int(row["id"]), str(row["provider"]), str(row["model"]),
+                                  int(row["dimensions"])) if row else None
+
+        return await _active_models.fetch(self.db.conninfo, load)
 
     async def common_terms(self, table: str, column: str) -> str:
         """Lexemes in more than `search_common_term_fraction` of `table.column`'s rows, as a text[] literal.
@@ -173,17 +194,14 @@ class SearchService:
         would cost the Python side what the cache saves Postgres.
         """
         fraction = self.runtime.settings.search_common_term_fraction
-        key = (self.db.conninfo, table, column, fraction)
-        now = time.monotonic()
-        cached = _common_terms.get(key)
-        if cached is not None and now - cached[0] < _COMMON_TTL:
-            return cached[1]
-        async with self.db.connection() as conn:
-            row = await (await conn.execute(search_sql.COMMON_TERMS,
-                                            {"table": table, "column": column, "common": fraction})).fetchone()
-        terms = search_sql.text_array_literal(row["terms"] if row else [])
-        _common_terms[key] = (now, terms)
-        return terms
+
+        async def load() -> str:
+            async with self.db.connection() as conn:
+                row = await (await conn.execute(search_sql.COMMON_TERMS,
+                                                {"table": table, "column": column, "common": fraction})).fetchone()
+            return search_sql.text_array_literal(row["terms"] if row else [])
+
+        return await _common_terms.fetch((self.db.conninfo, table, column, fraction), load)
 
     @staticmethod
     def _same_model(embedder: Embedder, model: EmbeddingModel) -> bool:
@@ -263,7 +281,8 @@ class SearchService:
         if mode != "vector":
             term_column, ident_column = search_sql.term_columns(target)
             params["common_terms"] = await self.common_terms(*term_column)
-            params["common_idents"] = await self.common_terms(*ident_column) if idents else "{}"
+            if idents:
+                params["common_idents"] = await self.common_terms(*ident_column)
         if embedder is not None and mode != "keyword":
             params["qv"] = Vector(await QUERY_EMBEDDINGS.get(embedder, text))
         ef = max(settings.search_ef_search, n)

@@ -69,7 +69,11 @@ class Serve:
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
         assert self.proc is not None
         self.proc.send_signal(sig)
-        return self.proc.wait(timeout=timeout)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"archon serve did not exit {timeout:.0f} s after signal {sig}:\n"
+                                 + self.output()[-6000:]) from None
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
+from archon.db.cancel import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 _POLL_SECONDS = 0.2  # how long one notifies() wait lasts: bounds the delay before a new channel is LISTENed
@@ -100,9 +102,7 @@ class NotifyHub:
         """Stop listening and end every subscription."""
         self._stopping = True
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task, name="notification listener")
             self._task = None
         for subs in self._subscribers.values():
             for sub in subs:

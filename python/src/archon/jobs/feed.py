@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from archon.db.cancel import cancel_and_wait
 from archon.db.notify import NotifyHub
 from archon.jobs.events import PROGRESS_CHANNEL
 from archon.jobs.service import JobService, JobView
@@ -90,6 +91,4 @@ class ProgressFeed:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task, name="job progress feed")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import time
@@ -14,6 +13,7 @@ from typing import Any
 import procrastinate
 from procrastinate.worker import Worker
 
+from archon.db.cancel import cancel_and_wait, raise_if_cancelled
 from archon.jobs.recovery import HEARTBEAT_SECONDS, WorkerLiveness
 from archon.jobs.tasks import blueprint
 
@@ -64,6 +64,7 @@ class JobQueue:
         self._worker: asyncio.Task[None] | None = None
         self.worker_state = "off"  # off | running | restarting
         self.worker_restarts = 0
+        self._grace = 0.0
 
     async def open(self) -> None:
         await self.app.open_async()
@@ -89,7 +90,7 @@ class JobQueue:
             # Frequent heartbeats let a restarted process tell a dead predecessor within seconds (jobs/recovery.py).
             "update_heartbeat_interval": HEARTBEAT_SECONDS,
         }
-        self.worker_state = "running"
+        self.worker_state, self._grace = "running", grace_seconds
         self._worker = asyncio.create_task(self._supervise(options), name="archon-worker")
         log.info("job worker %s started (concurrency %d)", name, concurrency)
 
@@ -115,12 +116,11 @@ class JobQueue:
                 self.worker_state = "off"
                 raise
             except Exception as exc:  # the worker must outlive any outage: log and restart
+                raise_if_cancelled()  # a stop that the database driver turned into an error
                 log.warning("job worker died (%s: %s); restarting in %.0f s", type(exc).__name__,
                             str(exc)[:200], delay)
             finally:
-                liveness.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await liveness
+                await cancel_and_wait(liveness, name="job worker liveness check", timeout=5)
             self.worker_state = "restarting"
             if time.monotonic() - started > HEALTHY_RUN_SECONDS:
                 delay = RESTART_BACKOFF_MIN
@@ -132,6 +132,7 @@ class JobQueue:
                 self.worker_state = "off"
                 raise
             except Exception as exc:  # database still away: try again after the next backoff
+                raise_if_cancelled()
                 log.info("job worker restart deferred: %s", type(exc).__name__)
                 delay = min(delay * 2, RESTART_BACKOFF_MAX)
                 self.worker_restarts += 1
@@ -161,8 +162,9 @@ class JobQueue:
         """Stop taking jobs; running jobs get the grace period, then are cancelled (and retried later)."""
         if self._worker is None:
             return
-        self._worker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._worker
-        self._worker = None
-        log.info("job worker stopped")
+        # Patience first: procrastinate shuts down gracefully inside the cancelled task (grace period,
+        # then it cancels the jobs); only a worker stuck past that is cancelled again, then abandoned.
+        stopped = await cancel_and_wait(self._worker, name="job worker", patience=self._grace + 10, timeout=10)
+        self._worker, self.worker_state = None, "off"
+        if stopped:
+            log.info("job worker stopped")

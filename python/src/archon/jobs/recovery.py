@@ -27,6 +27,7 @@ import procrastinate
 import psycopg
 from procrastinate import exceptions, sql
 
+from archon.db.cancel import raise_if_cancelled
 from archon.jobs.tasks import blueprint
 
 log = logging.getLogger(__name__)
@@ -112,12 +113,15 @@ class WorkerLiveness:
                     if self._conn is None:
                         pause = 0.2  # the worker registers right after it starts: take its lock soon
                 except (psycopg.Error, exceptions.ConnectorException, OSError) as exc:
+                    raise_if_cancelled()  # a stop that psycopg turned into an error
                     # The database is away: the worker's own supervision handles that; try again later.
                     log.info("worker liveness check failed: %s: %s", type(exc).__name__, str(exc)[:200])
                     await self._release()
                 except Exception:  # never let a bug here stop the worker it watches
+                    raise_if_cancelled()
                     log.exception("worker liveness check failed")
                     await self._release()
+                raise_if_cancelled()  # a stop that psycopg_pool swallowed
                 await asyncio.sleep(pause)
         finally:
             await self._release()

@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 
+from archon.db.cancel import cancel_and_wait
 from archon.db.pool import Database
 from archon.runtime import Runtime, RuntimeHolder
 
@@ -51,13 +52,9 @@ class DatabaseMonitor:
     async def stop(self) -> None:
         """Stop the background checks and close the dedicated connection."""
         if self._inflight is not None and not self._inflight.done():
-            self._inflight.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._inflight
+            await cancel_and_wait(self._inflight, name="database check")
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task, name="database monitor")
             self._task = None
         await self._close()
 

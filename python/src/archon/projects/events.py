@@ -18,6 +18,7 @@ from uuid import UUID
 
 import psycopg
 
+from archon.db.cancel import cancel_and_wait
 from archon.db.notify import NotifyHub
 from archon.db.pool import Database
 from archon.errors import ArchonError
@@ -86,9 +87,7 @@ class ProjectEvents:
     async def stop(self) -> None:
         """End the pump and every subscriber's stream."""
         if self._pump_task is not None:
-            self._pump_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pump_task
+            await cancel_and_wait(self._pump_task, name="project event pump")
             self._pump_task = None
         self._close_all()
 

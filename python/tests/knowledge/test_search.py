@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from psycopg import sql
 
 from archon.config import Settings
 from archon.errors import Invalid, NotFound
@@ -258,3 +260,29 @@ async def test_search_with_the_real_local_model(tmp_path: Path, database_url: st
         assert hybrid.results[0].url == page_url(DOCS, "postgres-monitoring")
     finally:
         await rt.stop()
+
+
+@pytest.mark.parametrize("query", ["run awaitable objects concurrently", "pg_stat_activity idle transactions",
+                                   "memoizing decorator for expensive calls"])
+async def test_a_new_hybrid_query_overlaps_embedding_and_keyword_search_with_the_same_results(
+        runtime: Runtime, monkeypatch: pytest.MonkeyPatch, query: str) -> None:
+    await load_corpus(runtime)
+    service = SearchService(runtime)
+    statements: list[str] = []
+    fetch = SearchService._fetch
+
+    async def counting(self: SearchService, statement: sql.Composed, params: dict[str, Any], ef: int) -> Any:
+        text = statement.as_string(None)
+        statements.append("+".join(name for name in ("vec", "kw") if f"{name} AS MATERIALIZED" in text))
+        return await fetch(self, statement, params, ef)
+
+    monkeypatch.setattr(SearchService, "_fetch", counting)
+    QUERY_EMBEDDINGS.clear()
+    first = await service.query(query, match_count=5)
+    assert statements == ["kw", "vec"], "a new query: keyword statement first, vector statement after the embed"
+    statements.clear()
+    again = await service.query(query, match_count=5)
+    assert statements == ["vec+kw"], "a cached query vector: the single combined statement"
+    assert first.results and first.search_mode == again.search_mode == "hybrid"
+    assert [(r.chunk_id, r.score, r.match_type) for r in first.results] == \
+        [(r.chunk_id, r.score, r.match_type) for r in again.results]

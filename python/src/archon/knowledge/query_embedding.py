@@ -33,6 +33,10 @@ class QueryEmbeddings:
     def _model_key(embedder: Embedder) -> tuple[str, str, int, int]:
         return (embedder.provider, embedder.model, embedder.dimensions, id(embedder))
 
+    def cached(self, embedder: Embedder, text: str) -> bool:
+        """Whether `get` would answer from the cache (without counting a hit)."""
+        return (self._model_key(embedder)[:3], text) in self._cache
+
     async def get(self, embedder: Embedder, text: str) -> np.ndarray:
         """The unit vector of `text` from `embedder` (float32)."""
         model_key = self._model_key(embedder)

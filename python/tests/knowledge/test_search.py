@@ -8,6 +8,7 @@ from psycopg import sql
 
 from archon.config import Settings
 from archon.errors import Invalid, NotFound
+from archon.knowledge import search as search_module
 from archon.knowledge import search_sql
 from archon.knowledge.embedding_models import EmbeddingModelRepository
 from archon.knowledge.embeddings.hashing import HashingEmbedder
@@ -286,3 +287,22 @@ async def test_a_new_hybrid_query_overlaps_embedding_and_keyword_search_with_the
     assert first.results and first.search_mode == again.search_mode == "hybrid"
     assert [(r.chunk_id, r.score, r.match_type) for r in first.results] == \
         [(r.chunk_id, r.score, r.match_type) for r in again.results]
+
+
+async def test_with_another_search_running_a_new_query_keeps_the_single_statement(
+        runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    await load_corpus(runtime)
+    service = SearchService(runtime)
+    statements: list[str] = []
+    fetch = SearchService._fetch
+
+    async def counting(self: SearchService, statement: sql.Composed, params: dict[str, Any], ef: int) -> Any:
+        statements.append(statement.as_string(None))
+        return await fetch(self, statement, params, ef)
+
+    monkeypatch.setattr(SearchService, "_fetch", counting)
+    monkeypatch.setattr(search_module, "_running", 1)  # one search already in its candidate phase
+    QUERY_EMBEDDINGS.clear()
+    response = await service.query("run awaitable objects concurrently", match_count=3)
+    assert len(statements) == 1 and "vec AS MATERIALIZED" in statements[0] and "kw AS MATERIALIZED" in statements[0]
+    assert response.results and search_module._running == 1

@@ -15,13 +15,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from pgvector import Vector
+from psycopg import sql
 
+from archon.db.expiring import Expiring
 from archon.errors import Invalid, NotFound, Unavailable
 from archon.knowledge import search_sql
+from archon.knowledge.embedding_models import EmbeddingModelRepository
 from archon.knowledge.embeddings import Embedder
 from archon.knowledge.fusion import Fused, FusionConfig, group_pages, identifiers, rrf
 from archon.knowledge.models import EmbeddingModel
@@ -49,36 +51,11 @@ from archon.settings.service import RuntimeSettingsService
 
 log = logging.getLogger(__name__)
 
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-
-class _Expiring(Generic[K, V]):
-    """Per-process cache of database lookups that may be `ttl` seconds stale."""
-
-    def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
-        self._items: dict[K, tuple[float, V]] = {}
-
-    async def fetch(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
-        """The cached value of `key`, or `await load()` when it is missing or older than `ttl`."""
-        now = time.monotonic()
-        hit = self._items.get(key)
-        if hit is not None and now - hit[0] < self.ttl:
-            return hit[1]
-        value = await load()
-        self._items[key] = (now, value)
-        return value
-
-    def clear(self) -> None:
-        self._items.clear()
-
-
 QUERY_EMBEDDINGS = QueryEmbeddings()
 # An active-model lookup is reused for 1 s: a model switch is picked up within this delay.
-_active_models: _Expiring[str, EmbeddingModel | None] = _Expiring(1.0)
+_active_models: Expiring[str, EmbeddingModel | None] = Expiring(1.0)
 # Common lexemes change only when ANALYZE runs (autovacuum, after many writes): a minute-old list is as good.
-_common_terms: _Expiring[tuple[str, str, str, float], str] = _Expiring(60.0)
+_common_terms: Expiring[tuple[str, str, str, float], str] = Expiring(60.0)
 # Searches of this process now in their candidate phase. Overlapping embedding and full-text search only
 # helps while a core is idle; with other searches running it would cost an extra round trip (~2 ms of
 # Postgres CPU per query, measured at 50 clients) and gain nothing.
@@ -199,13 +176,7 @@ class SearchService:
 
     # --- candidates --------------------------------------------------------------
     async def active_model(self) -> EmbeddingModel | None:
-        async def load() -> EmbeddingModel | None:
-            async with self.db.connection() as conn:
-                row = await (await conn.execute(search_sql.ACTIVE_MODEL)).fetchone()
-            return EmbeddingModel(int(row["id"]), str(row["provider"]), str(row["model"]),
-                                  int(row["dimensions"])) if row else None
-
-        return await _active_models.fetch(self.db.conninfo, load)
+        return await _active_models.fetch(self.db.conninfo, EmbeddingModelRepository(self.db).active)
 
     async def common_terms(self, table: str, column: str) -> str:
         """Lexemes in more than `search_common_term_fraction` of `table.column`'s rows, as a text[] literal.
@@ -311,7 +282,7 @@ class SearchService:
                 params["common_idents"] = await self.common_terms(*ident_column)
         ef = max(settings.search_ef_search, n)
 
-        def statement(use_vector: bool, use_keyword: bool) -> Any:
+        def statement(use_vector: bool, use_keyword: bool) -> sql.Composed:
             return search_sql.search_statement(model, target=target, use_vector=use_vector, use_keyword=use_keyword,
                                                filtered=sources is not None, exact=exact,
                                                with_identifiers=bool(idents))
@@ -334,7 +305,7 @@ class SearchService:
             rows = await self._fetch(statement(True, mode != "vector"), params, ef)
         return {int(r["item_id"]): r for r in rows}, mode, notices
 
-    async def _fetch(self, statement: Any, params: dict[str, Any], ef: int) -> list[dict[str, Any]]:
+    async def _fetch(self, statement: sql.Composed, params: dict[str, Any], ef: int) -> list[dict[str, Any]]:
         """Run one search statement in a pipelined transaction with the search knobs set."""
         async with self.db.connection() as conn, conn.pipeline(), conn.transaction():
             # relaxed_order: with a filter, HNSW keeps scanning until enough rows pass it (pgvector >= 0.8).

@@ -188,5 +188,3 @@ SELECT ARRAY(SELECT id FROM matched ORDER BY id) AS sources,
 def filter_statement(target: Target) -> sql.Composed:
     return sql.SQL(FILTER_STATEMENT).format(embeddings=sql.Identifier(_TABLES[target].embeddings))
 
-
-ACTIVE_MODEL = "SELECT id, provider, model, dimensions FROM archon_embedding_models WHERE is_active"
